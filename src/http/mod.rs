@@ -1,0 +1,285 @@
+//! The axum router: the same [`Router`] serves locally (`axum::serve`) and in the serve Lambda
+//! function (`lambda_http::run`).
+
+pub mod route;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use tokio_util::io::ReaderStream;
+
+use crate::error::Error;
+use crate::fetch::ResolvedVersion;
+use crate::module_path::ArtifactKind;
+use crate::proxy::{CacheOutcome, Proxy, Served, format_list};
+use crate::store::Blob;
+use route::Route;
+
+/// Canonical `.info`, `.mod` and `.zip` never change.
+pub const IMMUTABLE: &str = "public, max-age=31536000, immutable";
+/// List, latest and query answers change when upstream does.
+pub const SHORT_LIVED: &str = "public, max-age=60";
+/// Errors may clear up at any moment (a tag pushed, upstream back): never cache them.
+pub const NO_STORE: &str = "no-store";
+
+const TEXT: &str = "text/plain; charset=utf-8";
+const JSON: &str = "application/json";
+
+pub fn router(proxy: Arc<Proxy>) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/version", get(version))
+        .fallback(goproxy)
+        .layer(middleware::from_fn(log_request))
+        .with_state(proxy)
+}
+
+/// The HTTP status for each error kind, and why (docs/errors.md has the full table).
+pub fn status_for(error: &Error) -> StatusCode {
+    match error {
+        // 404 and 410 are the only statuses on which the go command tries its next GOPROXY.
+        Error::NotFound(_) => StatusCode::NOT_FOUND,
+        Error::Gone(_) => StatusCode::GONE,
+        Error::Invalid(_) => StatusCode::BAD_REQUEST,
+        Error::Upstream(_) => StatusCode::BAD_GATEWAY,
+        Error::Pending(_) => StatusCode::SERVICE_UNAVAILABLE,
+        Error::Conflict(_) => StatusCode::CONFLICT,
+        Error::Storage(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+/// Recorded by handlers for the request log.
+#[derive(Clone, Copy)]
+struct RequestFacts {
+    route: &'static str,
+    outcome: Option<CacheOutcome>,
+}
+
+fn error_response(error: &Error, route: &'static str) -> Response {
+    let mut response = (
+        status_for(error),
+        [
+            (header::CONTENT_TYPE, TEXT),
+            (header::CACHE_CONTROL, NO_STORE),
+        ],
+        format!("{error}\n"),
+    )
+        .into_response();
+    response.extensions_mut().insert(RequestFacts {
+        route,
+        outcome: None,
+    });
+    response
+}
+
+/// `GET /healthz`: the process is alive.
+async fn healthz() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, TEXT),
+            (header::CACHE_CONTROL, NO_STORE),
+        ],
+        "ok\n",
+    )
+}
+
+/// `GET /readyz`: storage and index are reachable.
+async fn readyz(State(proxy): State<Arc<Proxy>>) -> Response {
+    match proxy.check().await {
+        Ok(()) => (
+            [
+                (header::CONTENT_TYPE, TEXT),
+                (header::CACHE_CONTROL, NO_STORE),
+            ],
+            "ready\n",
+        )
+            .into_response(),
+        Err(error) => {
+            let mut response = error_response(&error, "readyz");
+            *response.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+            response
+        }
+    }
+}
+
+/// `GET /version`: the running release.
+async fn version() -> impl IntoResponse {
+    let body = serde_json::json!({ "name": "piraeus", "version": env!("CARGO_PKG_VERSION") });
+    ([(header::CACHE_CONTROL, NO_STORE)], axum::Json(body))
+}
+
+/// Every GOPROXY path: parsed and validated once, then handed to its endpoint.
+async fn goproxy(State(proxy): State<Arc<Proxy>>, request: Request) -> Response {
+    let method = request.method().clone();
+    if method != Method::GET && method != Method::HEAD {
+        let mut response = error_response(
+            &Error::Invalid(format!("method {method} is not allowed")),
+            "other",
+        );
+        *response.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
+        response
+            .headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+        return response;
+    }
+    let route = match route::parse(request.uri().path()) {
+        Ok(route) => route,
+        Err(error) => return error_response(&error, "invalid"),
+    };
+    let name = route.name();
+    let reply = match route {
+        Route::List { module } => list(&proxy, &module).await,
+        Route::Latest { module } => latest(&proxy, &module).await,
+        Route::Query { module, query } => query_info(&proxy, &module, &query).await,
+        Route::Artifact {
+            module,
+            version,
+            kind,
+        } => artifact(&proxy, &module, &version, kind).await,
+    };
+    match reply {
+        Ok(reply) => reply.into_response(name, method == Method::HEAD),
+        Err(error) => {
+            if matches!(error, Error::Storage(_) | Error::Conflict(_)) {
+                tracing::error!(%error, route = name, "request failed");
+            }
+            error_response(&error, name)
+        }
+    }
+}
+
+/// `GET $module/@v/list`
+async fn list(proxy: &Proxy, module: &str) -> Result<Reply, Error> {
+    let Served { value, outcome } = proxy.list(module).await?;
+    Ok(Reply::text(format_list(&value), TEXT, SHORT_LIVED, outcome))
+}
+
+/// `GET $module/@latest`
+async fn latest(proxy: &Proxy, module: &str) -> Result<Reply, Error> {
+    let Served { value, outcome } = proxy.latest(module).await?;
+    Ok(Reply::resolved(&value, outcome))
+}
+
+/// `GET $module/@v/$query.info` for a branch, tag or commit prefix.
+async fn query_info(proxy: &Proxy, module: &str, query: &str) -> Result<Reply, Error> {
+    let Served { value, outcome } = proxy.query(module, query).await?;
+    Ok(Reply::resolved(&value, outcome))
+}
+
+/// `GET $module/@v/$version.info`, `.mod` and `.zip`
+async fn artifact(
+    proxy: &Proxy,
+    module: &str,
+    version: &str,
+    kind: ArtifactKind,
+) -> Result<Reply, Error> {
+    let Served { value, outcome } = proxy.artifact(module, version, kind).await?;
+    let content_type = match kind {
+        ArtifactKind::Info => JSON,
+        ArtifactKind::Mod => TEXT,
+        ArtifactKind::Zip => "application/zip",
+    };
+    Ok(Reply {
+        body: ReplyBody::Blob(value),
+        content_type,
+        cache_control: IMMUTABLE,
+        outcome,
+    })
+}
+
+struct Reply {
+    body: ReplyBody,
+    content_type: &'static str,
+    cache_control: &'static str,
+    outcome: CacheOutcome,
+}
+
+enum ReplyBody {
+    Text(String),
+    /// Streamed from storage, never read whole.
+    Blob(Blob),
+}
+
+impl Reply {
+    fn text(
+        body: String,
+        content_type: &'static str,
+        cache_control: &'static str,
+        outcome: CacheOutcome,
+    ) -> Self {
+        Self {
+            body: ReplyBody::Text(body),
+            content_type,
+            cache_control,
+            outcome,
+        }
+    }
+
+    fn resolved(resolved: &ResolvedVersion, outcome: CacheOutcome) -> Self {
+        let body = serde_json::to_string(resolved).expect("a resolved version serialises");
+        Self::text(body, JSON, SHORT_LIVED, outcome)
+    }
+
+    fn into_response(self, route: &'static str, head_only: bool) -> Response {
+        let (length, body) = match self.body {
+            ReplyBody::Text(text) => (text.len() as u64, Body::from(text)),
+            ReplyBody::Blob(blob) => (
+                blob.length,
+                Body::from_stream(ReaderStream::with_capacity(blob.body, 64 * 1024)),
+            ),
+        };
+        let body = if head_only { Body::empty() } else { body };
+        let mut response = Response::new(body);
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(self.content_type),
+        );
+        headers.insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static(self.cache_control),
+        );
+        headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
+        headers.insert(
+            "x-piraeus-cache",
+            HeaderValue::from_static(self.outcome.as_str()),
+        );
+        response.extensions_mut().insert(RequestFacts {
+            route,
+            outcome: Some(self.outcome),
+        });
+        response
+    }
+}
+
+/// One log line per request: route, status, cache outcome, duration.
+async fn log_request(request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = request.method().clone();
+    let path = request.uri().path().chars().take(512).collect::<String>();
+    let response = next.run(request).await;
+    let facts = response.extensions().get::<RequestFacts>().copied();
+    let route = facts.map_or("health", |f| f.route);
+    let cache = facts
+        .and_then(|f| f.outcome)
+        .map_or("-", CacheOutcome::as_str);
+    tracing::info!(
+        target: "piraeus::request",
+        %method,
+        path,
+        route,
+        status = response.status().as_u16(),
+        cache,
+        duration_ms = started.elapsed().as_secs_f64() * 1000.0,
+        "request"
+    );
+    response
+}

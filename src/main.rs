@@ -1,0 +1,259 @@
+//! The `piraeus` command: the local proxy (`serve`) and the integrity check (`verify`).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand, ValueEnum};
+use piraeus::fetch::go::DEFAULT_UPSTREAM;
+use piraeus::local::{self, LocalConfig};
+
+/// Exit status for configuration the command cannot run with.
+const BAD_CONFIGURATION: u8 = 2;
+
+#[derive(Parser)]
+#[command(
+    name = "piraeus",
+    version,
+    about = "A Go module proxy that keeps an immutable copy of every module version it serves"
+)]
+struct Cli {
+    /// Log format: human-readable lines, or one JSON object per line for log pipelines.
+    #[arg(long, global = true, env = "PIRAEUS_LOG_FORMAT", value_enum, default_value_t = LogFormat::Human)]
+    log_format: LogFormat,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Human,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the GOPROXY protocol from a data directory, fetching misses with the Go toolchain.
+    Serve(ServeArgs),
+    /// Re-hash every stored version and report any that differ from their recorded h1: sums.
+    Verify(DataArgs),
+}
+
+#[derive(clap::Args)]
+struct DataArgs {
+    /// Where modules are stored, laid out as a GOPROXY tree (usable as GOPROXY=file://DIR).
+    /// The index and scratch space live in its .piraeus folder.
+    #[arg(long, env = "PIRAEUS_DATA_DIR", default_value = "piraeus-data")]
+    data_dir: PathBuf,
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "PIRAEUS_LISTEN", default_value = "127.0.0.1:3000")]
+    listen: SocketAddr,
+    #[command(flatten)]
+    data: DataArgs,
+    /// GOPROXY used to fetch misses, in the go command's syntax ("direct", URLs separated by
+    /// "," or "|"). Private modules follow GOPRIVATE/GONOSUMDB from the environment.
+    #[arg(long, env = "PIRAEUS_UPSTREAM", default_value = DEFAULT_UPSTREAM, value_parser = parse_upstream)]
+    upstream: String,
+    /// The go command used to fetch (a name on PATH or a path).
+    #[arg(long = "go", env = "PIRAEUS_GO", default_value = "go")]
+    go_binary: PathBuf,
+    /// Longest a single fetch may run before it is killed (e.g. 90s, 10m).
+    #[arg(long, env = "PIRAEUS_FETCH_TIMEOUT", default_value = "10m", value_parser = parse_duration)]
+    fetch_timeout: Duration,
+    /// How many go commands may run at once.
+    #[arg(long, env = "PIRAEUS_MAX_CONCURRENT_FETCHES", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..))]
+    max_concurrent_fetches: u16,
+    /// How long list, @latest and branch/commit query answers are reused before upstream is
+    /// asked again. When upstream fails, older answers are still served.
+    #[arg(long, env = "PIRAEUS_ANSWER_TTL", default_value = "60s", value_parser = parse_duration)]
+    answer_ttl: Duration,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.log_format);
+    let runtime = tokio::runtime::Runtime::new().expect("the tokio runtime starts");
+    let result = match cli.command {
+        Command::Serve(args) => runtime.block_on(serve(args)),
+        Command::Verify(args) => runtime.block_on(verify(args)),
+    };
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("piraeus: {error:#}");
+            ExitCode::from(BAD_CONFIGURATION)
+        }
+    }
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("PIRAEUS_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Human => builder.init(),
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .init(),
+    }
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let config = LocalConfig {
+        data_dir: args.data.data_dir,
+        upstream: args.upstream,
+        go_binary: args.go_binary,
+        fetch_timeout: args.fetch_timeout,
+        max_concurrent_fetches: args.max_concurrent_fetches.into(),
+        answer_ttl: args.answer_ttl,
+    };
+    let proxy = local::build(&config)
+        .with_context(|| format!("cannot use data directory {}", config.data_dir.display()))?;
+    warn_without_go(&config.go_binary).await;
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    tracing::info!(
+        listen = %args.listen,
+        data_dir = %config.data_dir.display(),
+        upstream = %config.upstream,
+        "piraeus is serving; set GOPROXY=http://{}",
+        args.listen
+    );
+    axum::serve(listener, piraeus::http::router(Arc::new(proxy)))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("server failed")?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Cached modules are served without the go command, so its absence is a warning, not fatal.
+async fn warn_without_go(go_binary: &std::path::Path) {
+    let found = tokio::process::Command::new(go_binary)
+        .arg("version")
+        .output()
+        .await
+        .is_ok_and(|output| output.status.success());
+    if !found {
+        tracing::warn!(go = %go_binary.display(), "the go command cannot be run: only already-stored versions can be served");
+    }
+}
+
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("SIGTERM handler installs");
+    tokio::select! {
+        _ = interrupt => {}
+        _ = terminate.recv() => {}
+    }
+    tracing::info!("shutting down");
+}
+
+async fn verify(args: DataArgs) -> anyhow::Result<ExitCode> {
+    let index_path = local::index_path(&args.data_dir);
+    anyhow::ensure!(
+        index_path.exists(),
+        "{} has no index: nothing has been stored there",
+        args.data_dir.display()
+    );
+    let store = piraeus::store::FilesystemStore::open(&args.data_dir)?;
+    let index = piraeus::index::SqliteIndex::open(&index_path)?;
+    let summary = piraeus::verify::verify_all(&store, &index, |record, finding| {
+        if let Some(problem) = finding {
+            println!("MISMATCH {}@{}: {problem}", record.module, record.version);
+        }
+    })
+    .await?;
+    println!(
+        "verified {} versions: {} ok, {} with problems",
+        summary.checked,
+        summary.checked - summary.problems,
+        summary.problems
+    );
+    Ok(if summary.problems == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// `90s`, `10m`, `1h`, `500ms`, or plain seconds.
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration like 30s, 10m or 1h"))?;
+    let duration = match unit {
+        "" | "s" => Duration::from_secs(number),
+        "ms" => Duration::from_millis(number),
+        "m" => Duration::from_secs(number * 60),
+        "h" => Duration::from_secs(number * 3600),
+        _ => return Err(format!("{text:?} has an unknown unit: use ms, s, m or h")),
+    };
+    Ok(duration)
+}
+
+/// Accepts what the go command accepts in GOPROXY: `direct`, `off`, and http(s)/file URLs,
+/// separated by `,` or `|`.
+fn parse_upstream(text: &str) -> Result<String, String> {
+    let entries: Vec<&str> = text.split([',', '|']).map(str::trim).collect();
+    for entry in &entries {
+        let known = matches!(*entry, "direct" | "off")
+            || ["https://", "http://", "file://"]
+                .iter()
+                .any(|scheme| entry.starts_with(scheme) && entry.len() > scheme.len());
+        if !known {
+            return Err(format!(
+                "{entry:?} is not a GOPROXY entry: use direct, off, or an http(s):// or file:// URL"
+            ));
+        }
+    }
+    Ok(text.trim().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("10m"), Ok(Duration::from_secs(600)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("7"), Ok(Duration::from_secs(7)));
+        assert!(parse_duration("ten").is_err());
+        assert!(parse_duration("5d").is_err());
+    }
+
+    #[test]
+    fn upstreams() {
+        assert!(parse_upstream("https://proxy.golang.org,direct").is_ok());
+        assert!(parse_upstream("http://a.example|https://b.example,off").is_ok());
+        assert!(parse_upstream("direct").is_ok());
+        assert!(parse_upstream("proxy.golang.org").is_err());
+        assert!(parse_upstream("").is_err());
+        assert!(parse_upstream("https://").is_err());
+    }
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

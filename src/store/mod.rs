@@ -1,0 +1,73 @@
+//! Immutable artifact storage. Keys are GOPROXY paths built by
+//! [`crate::module_path::artifact_key`], so every backend's contents form a valid GOPROXY tree.
+
+pub mod conformance;
+pub mod filesystem;
+
+use std::path::PathBuf;
+use std::pin::Pin;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use tokio::io::AsyncRead;
+
+use crate::error::Result;
+
+pub use filesystem::FilesystemStore;
+
+/// A stored artifact opened for reading: its length and a stream of its bytes.
+pub struct Blob {
+    pub length: u64,
+    pub body: Pin<Box<dyn AsyncRead + Send>>,
+}
+
+/// What to store. Large artifacts come from a file so they are streamed, never held in memory.
+#[derive(Debug, Clone)]
+pub enum BlobSource {
+    Bytes(Bytes),
+    File(PathBuf),
+}
+
+/// Whether `put_if_absent` stored the blob or found one already there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PutOutcome {
+    Created,
+    AlreadyExists,
+}
+
+/// Append-only blob storage.
+///
+/// Contract, checked by [`conformance::run`]:
+/// - `put_if_absent` never overwrites: when the key exists it returns `AlreadyExists` and the
+///   stored bytes stay as they were, even under concurrent writers (exactly one sees `Created`).
+/// - A reader never sees a partial blob: a key is either absent or complete.
+/// - `get` of an absent key is `Error::NotFound`; a key that could escape the store's root
+///   (`..`, absolute, empty elements, NUL) is `Error::Invalid` and touches nothing.
+#[async_trait]
+pub trait BlobStore: Send + Sync {
+    /// Opens a blob for streaming.
+    async fn get(&self, key: &str) -> Result<Blob>;
+    /// The blob's length, or `None` when absent.
+    async fn head(&self, key: &str) -> Result<Option<u64>>;
+    /// Stores the blob unless the key already exists. Never overwrites.
+    async fn put_if_absent(&self, key: &str, source: BlobSource) -> Result<PutOutcome>;
+    /// Succeeds when the store can be read and written (for readiness probes).
+    async fn check(&self) -> Result<()>;
+}
+
+/// Rejects keys that could name something outside the store, whatever the backend. Keys come
+/// from validated module paths, so this is a second line of defence, not the first.
+pub fn check_key(key: &str) -> Result<()> {
+    let bad = key.is_empty()
+        || key.len() > 4096
+        || key.starts_with('/')
+        || key.contains('\0')
+        || key.contains('\\')
+        || key.split('/').any(|element| {
+            element.is_empty() || element == "." || element == ".." || element.starts_with('.')
+        });
+    if bad {
+        return Err(crate::Error::Invalid(format!("unsafe storage key {key:?}")));
+    }
+    Ok(())
+}
