@@ -1,0 +1,500 @@
+//! Shared harness for the integration tests: a sandbox with its own HOME (git `insteadOf`
+//! pointing `https://example.test/` at local repositories), the real go command as client with a
+//! private module cache, and the real `piraeus serve` binary.
+#![allow(dead_code)] // each test binary uses a different part of the harness
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub struct Sandbox {
+    pub root: tempfile::TempDir,
+}
+
+impl Sandbox {
+    pub fn new() -> Self {
+        let root = tempfile::Builder::new()
+            .prefix("piraeus-test-")
+            .tempdir()
+            .expect("temp dir");
+        let sandbox = Self { root };
+        std::fs::create_dir_all(sandbox.home()).unwrap();
+        std::fs::create_dir_all(sandbox.repos()).unwrap();
+        let gitconfig = format!(
+            "[url \"file://{}/\"]\n\tinsteadOf = https://example.test/\n[user]\n\tname = Piraeus Test\n\temail = test@example.test\n\
+             [init]\n\tdefaultBranch = main\n[advice]\n\tdetachedHead = false\n[protocol \"file\"]\n\tallow = always\n",
+            sandbox.repos().display()
+        );
+        std::fs::write(sandbox.home().join(".gitconfig"), gitconfig).unwrap();
+        sandbox
+    }
+
+    pub fn path(&self) -> &Path {
+        self.root.path()
+    }
+
+    pub fn home(&self) -> PathBuf {
+        self.path().join("home")
+    }
+
+    pub fn repos(&self) -> PathBuf {
+        self.path().join("repos")
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.path().join("data")
+    }
+
+    /// A new git repository served as `https://example.test/{name}` (name ends in `.git`).
+    pub fn repo(&self, name: &str) -> Repo {
+        let repo = Repo {
+            dir: self.repos().join(name),
+            home: self.home(),
+        };
+        std::fs::create_dir_all(&repo.dir).unwrap();
+        repo.git(&["init", "-q"]);
+        repo
+    }
+
+    /// A go client with its own empty module cache.
+    pub fn client(&self, name: &str, goproxy: &str) -> GoClient {
+        let dir = self.path().join("clients").join(name);
+        std::fs::create_dir_all(dir.join("work")).unwrap();
+        GoClient {
+            dir,
+            home: self.home(),
+            goproxy: goproxy.to_string(),
+        }
+    }
+
+    pub fn start_server(&self) -> Server {
+        self.start_server_with(&[], &[])
+    }
+
+    /// Starts `piraeus serve --upstream direct` on a free loopback port over the sandbox's data
+    /// directory, and waits until it answers.
+    pub fn start_server_with(&self, arguments: &[&str], environment: &[(&str, &str)]) -> Server {
+        let port = free_port();
+        let address = format!("127.0.0.1:{port}");
+        let log_path = self.path().join(format!("server-{port}.log"));
+        let log = std::fs::File::create(&log_path).unwrap();
+        let mut command = Command::new(env!("CARGO_BIN_EXE_piraeus"));
+        command
+            .args(["serve", "--listen", &address, "--upstream", "direct"])
+            .arg("--data-dir")
+            .arg(self.data_dir())
+            .args(arguments)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", self.home())
+            .env("GOSUMDB", "off")
+            .env("PIRAEUS_LOG", "info")
+            .envs(environment.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log);
+        let child = command.spawn().expect("piraeus starts");
+        let server = Server {
+            child,
+            address,
+            log_path,
+        };
+        server.wait_until_healthy();
+        server
+    }
+
+    /// A `go` wrapper for the server that appends each invocation's arguments to a file, so a
+    /// test can count how often the toolchain ran.
+    pub fn counting_go(&self) -> (PathBuf, PathBuf) {
+        let real_go = which("go");
+        let counter = self.path().join("go-invocations.log");
+        let shim = self.path().join("counting-go");
+        std::fs::write(
+            &shim,
+            format!(
+                "#!/bin/sh\necho \"$*\" >> '{}'\nexec '{}' \"$@\"\n",
+                counter.display(),
+                real_go.display()
+            ),
+        )
+        .unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&shim, std::fs::Permissions::from_mode(0o755)).unwrap();
+        (shim, counter)
+    }
+}
+
+pub fn invocations(counter: &Path, containing: &str) -> usize {
+    std::fs::read_to_string(counter)
+        .unwrap_or_default()
+        .lines()
+        .filter(|line| line.contains(containing))
+        .count()
+}
+
+pub fn which(program: &str) -> PathBuf {
+    let output = Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {program}"))
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{program} must be installed (make test installs it)"
+    );
+    PathBuf::from(String::from_utf8(output.stdout).unwrap().trim())
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+pub struct Repo {
+    pub dir: PathBuf,
+    home: PathBuf,
+}
+
+impl Repo {
+    pub fn git(&self, arguments: &[&str]) -> String {
+        let output = Command::new("git")
+            .args(arguments)
+            .current_dir(&self.dir)
+            .env("HOME", &self.home)
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .output()
+            .expect("git runs");
+        assert!(
+            output.status.success(),
+            "git {arguments:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout).unwrap().trim().to_string()
+    }
+
+    pub fn write(&self, path: &str, contents: impl AsRef<[u8]>) -> &Self {
+        let file = self.dir.join(path);
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        std::fs::write(file, contents).unwrap();
+        self
+    }
+
+    pub fn symlink(&self, target: &str, link: &str) -> &Self {
+        std::os::unix::fs::symlink(target, self.dir.join(link)).unwrap();
+        self
+    }
+
+    /// Commits everything and returns the commit hash.
+    pub fn commit(&self, message: &str) -> String {
+        self.git(&["add", "-A"]);
+        self.git(&["commit", "-q", "-m", message]);
+        self.git(&["rev-parse", "HEAD"])
+    }
+
+    pub fn tag(&self, tag: &str) -> &Self {
+        self.git(&["tag", tag]);
+        self
+    }
+
+    pub fn delete(self) {
+        std::fs::remove_dir_all(&self.dir).unwrap();
+    }
+}
+
+pub struct GoClient {
+    dir: PathBuf,
+    home: PathBuf,
+    pub goproxy: String,
+}
+
+/// One object of `go mod download -json` output.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Downloaded {
+    pub path: String,
+    pub version: String,
+    pub sum: String,
+    pub go_mod_sum: String,
+    pub error: String,
+}
+
+impl GoClient {
+    pub fn work_dir(&self) -> PathBuf {
+        self.dir.join("work")
+    }
+
+    pub fn command(&self, arguments: &[&str]) -> Command {
+        let mut command = Command::new("go");
+        command
+            .args(arguments)
+            .current_dir(self.work_dir())
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", &self.home)
+            .env("GOPATH", self.dir.join("gopath"))
+            .env("GOMODCACHE", self.dir.join("gopath/pkg/mod"))
+            .env("GOCACHE", self.dir.join("gocache"))
+            .env("GOPROXY", &self.goproxy)
+            .env("GOSUMDB", "off")
+            .env("GOFLAGS", "-modcacherw")
+            .env("GOENV", "off")
+            .env("GOTOOLCHAIN", "local")
+            .env("GO111MODULE", "on")
+            .env("GIT_CONFIG_NOSYSTEM", "1");
+        command
+    }
+
+    pub fn run(&self, arguments: &[&str]) -> Output {
+        self.command(arguments).output().expect("go runs")
+    }
+
+    /// Runs and requires success; returns stdout.
+    pub fn ok(&self, arguments: &[&str]) -> String {
+        let output = self.run(arguments);
+        assert!(
+            output.status.success(),
+            "go {arguments:?} with GOPROXY={} failed:\n{}",
+            self.goproxy,
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout).unwrap()
+    }
+
+    /// `go mod download -json` of each target, in a fresh cache each time.
+    pub fn download(&self, targets: &[&str]) -> Vec<Downloaded> {
+        let mut arguments = vec!["mod", "download", "-json"];
+        arguments.extend_from_slice(targets);
+        let output = self.run(&arguments);
+        let mut results: Vec<Downloaded> = serde_json::Deserializer::from_slice(&output.stdout)
+            .into_iter::<serde_json::Value>()
+            .map(|value| {
+                let value = value.expect("go prints JSON objects");
+                let field = |name: &str| {
+                    value
+                        .get(name)
+                        .and_then(|v| v.as_str())
+                        .unwrap_or_default()
+                        .to_string()
+                };
+                Downloaded {
+                    path: field("Path"),
+                    version: field("Version"),
+                    sum: field("Sum"),
+                    go_mod_sum: field("GoModSum"),
+                    error: field("Error"),
+                }
+            })
+            .collect();
+        results.sort_by(|a, b| (&a.path, &a.version).cmp(&(&b.path, &b.version)));
+        results
+    }
+
+    /// `go list -m -versions` (and with `-retracted`) output.
+    pub fn versions(&self, module: &str, retracted: bool) -> String {
+        let mut arguments = vec!["list", "-m", "-versions"];
+        if retracted {
+            arguments.push("-retracted");
+        }
+        arguments.push(module);
+        self.ok(&arguments).trim().to_string()
+    }
+}
+
+/// Downloads `targets` directly from the repositories and through `proxy`, each in a fresh
+/// cache, and requires the same versions and sums (and failures in the same places).
+pub fn assert_same_as_direct(
+    sandbox: &Sandbox,
+    proxy: &Server,
+    name: &str,
+    targets: &[&str],
+) -> Vec<Downloaded> {
+    let direct = sandbox
+        .client(&format!("{name}-direct"), "direct")
+        .download(targets);
+    let proxied = sandbox
+        .client(&format!("{name}-proxied"), &proxy.url())
+        .download(targets);
+    assert_eq!(
+        direct.len(),
+        proxied.len(),
+        "same number of results for {targets:?}"
+    );
+    for (direct, proxied) in direct.iter().zip(&proxied) {
+        assert_eq!(
+            (
+                &direct.path,
+                &direct.version,
+                &direct.sum,
+                &direct.go_mod_sum
+            ),
+            (
+                &proxied.path,
+                &proxied.version,
+                &proxied.sum,
+                &proxied.go_mod_sum
+            ),
+            "direct and proxied downloads differ for {targets:?}\ndirect error: {}\nproxied error: {}",
+            direct.error,
+            proxied.error
+        );
+        assert_eq!(
+            direct.error.is_empty(),
+            proxied.error.is_empty(),
+            "direct: {:?}\nproxied: {:?}",
+            direct.error,
+            proxied.error
+        );
+    }
+    proxied
+}
+
+pub struct Server {
+    child: Child,
+    pub address: String,
+    pub log_path: PathBuf,
+}
+
+impl Server {
+    pub fn url(&self) -> String {
+        format!("http://{}", self.address)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log_path).unwrap_or_default()
+    }
+
+    fn wait_until_healthy(&self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if let Ok(response) = http_get(&self.address, "/healthz") {
+                if response.status == 200 {
+                    return;
+                }
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("piraeus did not become healthy; log:\n{}", self.log());
+    }
+
+    pub fn get(&self, raw_path: &str) -> HttpResponse {
+        http_get(&self.address, raw_path).expect("request completes")
+    }
+
+    pub fn stop(mut self) {
+        self.terminate();
+    }
+
+    fn terminate(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.terminate();
+    }
+}
+
+#[derive(Debug)]
+pub struct HttpResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl HttpResponse {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(key, _)| key.eq_ignore_ascii_case(name))
+            .map(|(_, value)| value.as_str())
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+/// A GET with the path sent byte for byte as given (no client-side normalisation), so tests can
+/// send exactly what an attacker would.
+pub fn http_get(address: &str, raw_path: &str) -> std::io::Result<HttpResponse> {
+    http_request(address, "GET", raw_path)
+}
+
+pub fn http_request(address: &str, method: &str, raw_path: &str) -> std::io::Result<HttpResponse> {
+    let mut stream = TcpStream::connect(address)?;
+    stream.set_read_timeout(Some(Duration::from_secs(120)))?;
+    write!(
+        stream,
+        "{method} {raw_path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n"
+    )?;
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw)?;
+    let split = raw
+        .windows(4)
+        .position(|window| window == b"\r\n\r\n")
+        .unwrap_or(raw.len());
+    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let body = raw.get(split + 4..).unwrap_or_default().to_vec();
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .and_then(|line| line.split_whitespace().nth(1))
+        .and_then(|code| code.parse().ok())
+        .unwrap_or(0);
+    let headers = lines
+        .filter_map(|line| {
+            line.split_once(':')
+                .map(|(key, value)| (key.trim().to_string(), value.trim().to_string()))
+        })
+        .collect();
+    Ok(HttpResponse {
+        status,
+        headers,
+        body,
+    })
+}
+
+/// Deterministic bytes that do not compress, for zips of a chosen size.
+pub fn incompressible_bytes(length: usize, seed: u64) -> Vec<u8> {
+    let mut state = seed | 1;
+    (0..length)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 24) as u8
+        })
+        .collect()
+}
+
+/// Every file under a directory with its size, for "nothing changed" checks.
+pub fn snapshot(dir: &Path) -> Vec<(PathBuf, u64)> {
+    let mut entries = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(current) = pending.pop() {
+        let Ok(read) = std::fs::read_dir(&current) else {
+            continue;
+        };
+        for entry in read.flatten() {
+            let path = entry.path();
+            let metadata = entry.metadata().unwrap();
+            if metadata.is_dir() {
+                pending.push(path);
+            } else {
+                entries.push((path, metadata.len()));
+            }
+        }
+    }
+    entries.sort();
+    entries
+}
