@@ -8,6 +8,7 @@
 //!   turns one download into stored, hashed, indexed artifacts.
 //! - [`proxy`]: the protocol logic over those traits; [`http`]: the axum router over it.
 
+pub mod aws;
 pub mod checksum;
 pub mod clock;
 pub mod error;

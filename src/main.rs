@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
+use piraeus::aws::{self, BucketLocation, TableLocation};
 use piraeus::fetch::go::DEFAULT_UPSTREAM;
 use piraeus::local::{self, LocalConfig};
 
@@ -40,6 +41,27 @@ enum Command {
     Serve(ServeArgs),
     /// Re-hash every stored version and report any that differ from their recorded h1: sums.
     Verify(DataArgs),
+    /// Create the S3 bucket and DynamoDB table if missing, with the schema template.yaml declares.
+    Provision(ProvisionArgs),
+}
+
+#[derive(clap::Args)]
+struct AwsArgs {
+    /// Store artifacts in S3 instead of the data directory: s3://BUCKET[/PREFIX]. Endpoint,
+    /// region and credentials come from the standard AWS environment (e.g. AWS_ENDPOINT_URL).
+    #[arg(long, env = "PIRAEUS_STORE")]
+    store: Option<BucketLocation>,
+    /// Keep the index in DynamoDB instead of SQLite: dynamodb://TABLE.
+    #[arg(long, env = "PIRAEUS_INDEX")]
+    index: Option<TableLocation>,
+}
+
+#[derive(clap::Args)]
+struct ProvisionArgs {
+    #[arg(long, env = "PIRAEUS_STORE", required = true)]
+    store: BucketLocation,
+    #[arg(long, env = "PIRAEUS_INDEX", required = true)]
+    index: TableLocation,
 }
 
 #[derive(clap::Args)]
@@ -57,6 +79,8 @@ struct ServeArgs {
     listen: SocketAddr,
     #[command(flatten)]
     data: DataArgs,
+    #[command(flatten)]
+    aws: AwsArgs,
     /// GOPROXY used to fetch misses, in the go command's syntax ("direct", URLs separated by
     /// "," or "|"). Private modules follow GOPRIVATE/GONOSUMDB from the environment.
     #[arg(long, env = "PIRAEUS_UPSTREAM", default_value = DEFAULT_UPSTREAM, value_parser = parse_upstream)]
@@ -83,6 +107,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve(args) => runtime.block_on(serve(args)),
         Command::Verify(args) => runtime.block_on(verify(args)),
+        Command::Provision(args) => runtime.block_on(provision(args)),
     };
     match result {
         Ok(code) => code,
@@ -112,14 +137,20 @@ fn init_logging(format: LogFormat) {
 async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let config = LocalConfig {
         data_dir: args.data.data_dir,
+        store: args.aws.store,
+        index: args.aws.index,
         upstream: args.upstream,
         go_binary: args.go_binary,
         fetch_timeout: args.fetch_timeout,
         max_concurrent_fetches: args.max_concurrent_fetches.into(),
         answer_ttl: args.answer_ttl,
     };
-    let proxy = local::build(&config)
-        .with_context(|| format!("cannot use data directory {}", config.data_dir.display()))?;
+    let proxy = local::build(&config).await.with_context(|| {
+        format!(
+            "cannot open storage (data directory {})",
+            config.data_dir.display()
+        )
+    })?;
     warn_without_go(&config.go_binary).await;
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
@@ -187,6 +218,16 @@ async fn verify(args: DataArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
+}
+
+async fn provision(args: ProvisionArgs) -> anyhow::Result<ExitCode> {
+    let sdk = aws::sdk_config().await;
+    let region = sdk.region().map(|region| region.to_string());
+    aws::provision_bucket(&aws::s3_client(&sdk), &args.store.bucket, region.as_deref()).await?;
+    println!("bucket {} ready", args.store.bucket);
+    aws::provision_table(&aws::dynamodb_client(&sdk), &args.index.table).await?;
+    println!("table {} ready", args.index.table);
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `90s`, `10m`, `1h`, `500ms`, or plain seconds.

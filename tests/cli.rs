@@ -59,7 +59,7 @@ fn bad_configuration_exits_2_with_a_clear_message() {
         (
             vec!["serve", "--data-dir", not_a_directory.to_str().unwrap()],
             vec![],
-            "cannot use data directory",
+            "cannot open storage",
         ),
         (
             vec!["serve", "--data-dir", data_dir, "--listen", &busy_address],

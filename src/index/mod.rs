@@ -2,6 +2,7 @@
 //! answers (list, latest, queries) that only the Go toolchain can produce.
 
 pub mod conformance;
+pub mod dynamodb;
 pub mod sqlite;
 
 use async_trait::async_trait;
@@ -9,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 
+pub use dynamodb::DynamoIndex;
 pub use sqlite::SqliteIndex;
 
 /// A version whose zip, go.mod and info are all stored. Written once, never changed.

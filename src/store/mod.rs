@@ -3,6 +3,7 @@
 
 pub mod conformance;
 pub mod filesystem;
+pub mod s3;
 
 use std::path::PathBuf;
 use std::pin::Pin;
@@ -14,6 +15,7 @@ use tokio::io::AsyncRead;
 use crate::error::Result;
 
 pub use filesystem::FilesystemStore;
+pub use s3::S3Store;
 
 /// A stored artifact opened for reading: its length and a stream of its bytes.
 pub struct Blob {

@@ -374,10 +374,8 @@ impl Server {
     fn wait_until_healthy(&self) {
         let deadline = Instant::now() + Duration::from_secs(30);
         while Instant::now() < deadline {
-            if let Ok(response) = http_get(&self.address, "/healthz") {
-                if response.status == 200 {
-                    return;
-                }
+            if http_get(&self.address, "/healthz").is_ok_and(|response| response.status == 200) {
+                return;
             }
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -497,4 +495,59 @@ pub fn snapshot(dir: &Path) -> Vec<(PathBuf, u64)> {
     }
     entries.sort();
     entries
+}
+
+/// `moto_server` emulating S3 and DynamoDB on a loopback port (installed by `make test` into
+/// the project's virtualenv).
+pub struct Moto {
+    child: Child,
+    pub endpoint: String,
+}
+
+impl Moto {
+    pub fn start() -> Self {
+        let program = std::env::var_os("PIRAEUS_MOTO_SERVER")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| which("moto_server"));
+        let port = free_port();
+        let child = Command::new(program)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("moto_server starts");
+        let moto = Self {
+            child,
+            endpoint: format!("http://127.0.0.1:{port}"),
+        };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline {
+            if http_get(&format!("127.0.0.1:{port}"), "/")
+                .is_ok_and(|response| response.status != 0)
+            {
+                return moto;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("moto_server did not start on port {port}");
+    }
+
+    /// The standard AWS environment pointing at this emulator, for child processes.
+    pub fn environment(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("AWS_ENDPOINT_URL", self.endpoint.clone()),
+            ("AWS_ACCESS_KEY_ID", "test".into()),
+            ("AWS_SECRET_ACCESS_KEY", "test".into()),
+            ("AWS_REGION", "us-east-1".into()),
+            ("AWS_EC2_METADATA_DISABLED", "true".into()),
+        ]
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
