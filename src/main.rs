@@ -41,7 +41,8 @@ enum Command {
     Serve(ServeArgs),
     /// Re-hash every stored version and report any that differ from their recorded h1: sums.
     Verify(DataArgs),
-    /// Create the S3 bucket and DynamoDB table if missing, with the schema template.yaml declares.
+    /// Create the S3 bucket (private, encrypted) and the DynamoDB table (on-demand, feed index,
+    /// TTL, point-in-time recovery) if they are missing.
     Provision(ProvisionArgs),
 }
 
@@ -58,8 +59,10 @@ struct AwsArgs {
 
 #[derive(clap::Args)]
 struct ProvisionArgs {
+    /// The bucket to create: s3://BUCKET[/PREFIX] (keys are written under the prefix later).
     #[arg(long, env = "PIRAEUS_STORE", required = true)]
     store: BucketLocation,
+    /// The table to create: dynamodb://TABLE.
     #[arg(long, env = "PIRAEUS_INDEX", required = true)]
     index: TableLocation,
 }
@@ -121,9 +124,12 @@ fn main() -> ExitCode {
 fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("PIRAEUS_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // Colour only for a terminal: log files and pipes get plain text.
+    let colours = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        .with_ansi(colours);
     match format {
         LogFormat::Human => builder.init(),
         LogFormat::Json => builder
@@ -162,11 +168,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         "piraeus is serving; set GOPROXY=http://{}",
         args.listen
     );
-    axum::serve(listener, piraeus::http::router(Arc::new(proxy)))
+    // From here on failures are runtime failures (exit 1), not configuration (exit 2).
+    let served = axum::serve(listener, piraeus::http::router(Arc::new(proxy)))
         .with_graceful_shutdown(shutdown_signal())
-        .await
-        .context("server failed")?;
-    Ok(ExitCode::SUCCESS)
+        .await;
+    Ok(runtime_outcome(served.context("server failed")))
 }
 
 /// Cached modules are served without the go command, so its absence is a warning, not fatal.
@@ -201,12 +207,20 @@ async fn verify(args: DataArgs) -> anyhow::Result<ExitCode> {
     );
     let store = piraeus::store::FilesystemStore::open(&args.data_dir)?;
     let index = piraeus::index::SqliteIndex::open(&index_path)?;
-    let summary = piraeus::verify::verify_all(&store, &index, |record, finding| {
+    let verified = piraeus::verify::verify_all(&store, &index, |record, finding| {
         if let Some(problem) = finding {
             println!("MISMATCH {}@{}: {problem}", record.module, record.version);
         }
     })
-    .await?;
+    .await;
+    let summary = match verified {
+        Ok(summary) => summary,
+        Err(error) => {
+            return Ok(runtime_outcome(Err(
+                anyhow::Error::new(error).context("verification stopped")
+            )));
+        }
+    };
     println!(
         "verified {} versions: {} ok, {} with problems",
         summary.checked,
@@ -218,6 +232,17 @@ async fn verify(args: DataArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// Exit 1 with the message for a failure after configuration was accepted.
+fn runtime_outcome(result: anyhow::Result<()>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("piraeus: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 async fn provision(args: ProvisionArgs) -> anyhow::Result<ExitCode> {

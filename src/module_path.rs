@@ -353,7 +353,26 @@ pub enum ArtifactKind {
     Zip,
 }
 
+/// Canonical artifacts never change: whoever serves them (Piraeus, S3 behind CloudFront) may
+/// let clients and caches keep them for a year.
+pub const IMMUTABLE_CACHE_CONTROL: &str = "public, max-age=31536000, immutable";
+
 impl ArtifactKind {
+    /// The Content-Type the artifact is served with, by Piraeus or straight from S3.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            ArtifactKind::Info => "application/json",
+            ArtifactKind::Mod => "text/plain; charset=utf-8",
+            ArtifactKind::Zip => "application/zip",
+        }
+    }
+
+    /// The kind of a storage key, from its extension.
+    pub fn of_key(key: &str) -> Option<Self> {
+        key.rsplit_once('.')
+            .and_then(|(_, extension)| Self::from_extension(extension))
+    }
+
     /// The file extension, without a dot.
     pub fn extension(self) -> &'static str {
         match self {

@@ -188,7 +188,8 @@ impl Proxy {
                 )));
             }
             tokio::time::sleep(delay).await;
-            delay = (delay * 2).min(Duration::from_millis(250));
+            // Capped low: every waiter pays up to one interval after the fetch completes.
+            delay = (delay * 2).min(Duration::from_millis(100));
         }
     }
 
@@ -219,7 +220,9 @@ impl Proxy {
                 Ok(served(versions, CacheOutcome::Miss))
             }
             Err(error) => {
-                tracing::warn!(module, %error, "list from upstream failed; answering from what is stored");
+                if !matches!(error, Error::NotFound(_)) {
+                    tracing::warn!(module, %error, "list from upstream failed; answering from what is stored");
+                }
                 match cached {
                     Some(answer) => Ok(served(
                         merge_versions(parse_list(&answer.body), stored),

@@ -45,6 +45,20 @@ async fn s3_store_conforms_with_and_without_prefix() {
     )))
     .await;
 
+    // Objects carry the headers CloudFront will serve them with.
+    let head = client
+        .head_object()
+        .bucket("conformance-bucket")
+        .key(listing_key_with_suffix(&client, "conformance-bucket", ".mod").await)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(head.content_type(), Some("text/plain; charset=utf-8"));
+    assert_eq!(
+        head.cache_control(),
+        Some("public, max-age=31536000, immutable")
+    );
+
     // A prefixed store keeps to its prefix.
     let listing = client
         .list_objects_v2()
@@ -59,6 +73,27 @@ async fn s3_store_conforms_with_and_without_prefix() {
             .unwrap()
             .starts_with("tenant/a/conformance.test/")
     }));
+}
+
+/// Some object key in the bucket ending with `suffix`.
+async fn listing_key_with_suffix(
+    client: &aws_sdk_s3::Client,
+    bucket: &str,
+    suffix: &str,
+) -> String {
+    let listing = client
+        .list_objects_v2()
+        .bucket(bucket)
+        .send()
+        .await
+        .unwrap();
+    listing
+        .contents()
+        .iter()
+        .filter_map(|object| object.key())
+        .find(|key| key.ends_with(suffix))
+        .unwrap()
+        .to_string()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -309,8 +309,10 @@ impl Fetcher for GoToolchain {
 /// which lets `GOPROXY=piraeus,direct` clients try the next entry.
 pub fn classify_failure(message: &str) -> Error {
     const TRANSIENT: &[&str] = &[
+        // Every phrase contains a space or a colon, so none can match a module path or version
+        // quoted in the same message.
         "timed out",
-        "timeout",
+        "i/o timeout",
         "deadline exceeded",
         "connection refused",
         "connection reset",
@@ -324,6 +326,7 @@ pub fn classify_failure(message: &str) -> Error {
         "504 gateway timeout",
         "429 too many requests",
         "cannot run",
+        "no space left on device",
     ];
     const PERMANENT: &[&str] = &[
         "go.mod has non-",
@@ -334,6 +337,8 @@ pub fn classify_failure(message: &str) -> Error {
         "module source tree too large",
         "has post-v",
         "disallowed version string",
+        // The checksum database disagrees with what upstream served: never store or serve it.
+        "security error",
     ];
     let lower = message.to_lowercase();
     if TRANSIENT.iter().any(|needle| lower.contains(needle)) {
@@ -375,6 +380,15 @@ mod tests {
             (
                 "go mod download -json timed out after 600s",
                 "upstream failure",
+            ),
+            (
+                "module example.test/timeout.git: git ls-remote -q origin: exit status 128",
+                "not found",
+            ),
+            ("write /tmp/x: no space left on device", "upstream failure"),
+            (
+                "verifying example.com/x@v1.0.0: checksum mismatch\n\nSECURITY ERROR",
+                "gone",
             ),
             (
                 "example.test/a.git@v1.0.0: parsing go.mod: module declares its path as: other.test/a but was required as: example.test/a.git",

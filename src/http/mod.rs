@@ -23,7 +23,7 @@ use crate::store::Blob;
 use route::Route;
 
 /// Canonical `.info`, `.mod` and `.zip` never change.
-pub const IMMUTABLE: &str = "public, max-age=31536000, immutable";
+pub const IMMUTABLE: &str = crate::module_path::IMMUTABLE_CACHE_CONTROL;
 /// List, latest and query answers change when upstream does.
 pub const SHORT_LIVED: &str = "public, max-age=60";
 /// Errors may clear up at any moment (a tag pushed, upstream back): never cache them.
@@ -182,14 +182,9 @@ async fn artifact(
     kind: ArtifactKind,
 ) -> Result<Reply, Error> {
     let Served { value, outcome } = proxy.artifact(module, version, kind).await?;
-    let content_type = match kind {
-        ArtifactKind::Info => JSON,
-        ArtifactKind::Mod => TEXT,
-        ArtifactKind::Zip => "application/zip",
-    };
     Ok(Reply {
         body: ReplyBody::Blob(value),
-        content_type,
+        content_type: kind.content_type(),
         cache_control: IMMUTABLE,
         outcome,
     })

@@ -108,8 +108,11 @@ fn stored_version(row: &Row<'_>) -> rusqlite::Result<StoredVersion> {
 #[async_trait]
 impl Index for SqliteIndex {
     async fn check(&self) -> Result<()> {
-        self.with(|connection| connection.query_row("SELECT count(*) FROM answers", [], |_| Ok(())))
-            .await
+        // BEGIN IMMEDIATE takes the write lock: a read-only or wedged database is not ready.
+        self.with(|connection| {
+            connection.execute_batch("BEGIN IMMEDIATE; SELECT count(*) FROM answers; ROLLBACK;")
+        })
+        .await
     }
 
     async fn version(&self, module: &str, version: &str) -> Result<VersionStatus> {

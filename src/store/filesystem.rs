@@ -112,7 +112,13 @@ fn write_new_file(staging: &Path, target: &Path, source: &BlobSource) -> Result<
         .sync_all()
         .map_err(|e| Error::storage(target.display(), e))?;
     match std::fs::hard_link(temporary.path(), target) {
-        Ok(()) => Ok(PutOutcome::Created),
+        Ok(()) => {
+            // The new directory entry must survive a crash too, not only the file's contents.
+            std::fs::File::open(parent)
+                .and_then(|directory| directory.sync_all())
+                .map_err(|e| Error::storage(parent.display(), e))?;
+            Ok(PutOutcome::Created)
+        }
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(PutOutcome::AlreadyExists),
         Err(e) => Err(Error::storage(target.display(), e)),
     }

@@ -10,6 +10,7 @@ use aws_sdk_s3::primitives::ByteStream;
 
 use super::{Blob, BlobSource, BlobStore, PutOutcome, check_key};
 use crate::error::{Error, Result};
+use crate::module_path::{ArtifactKind, IMMUTABLE_CACHE_CONTROL};
 
 pub struct S3Store {
     client: aws_sdk_s3::Client,
@@ -133,13 +134,20 @@ impl BlobStore for S3Store {
                 .await
                 .map_err(|e| Error::storage(path.display(), e))?,
         };
-        let put = self
+        let mut put = self
             .client
             .put_object()
             .bucket(&self.bucket)
             .key(&object_key)
             .if_none_match("*")
             .body(body);
+        // CloudFront serves these objects straight from the bucket, so they carry the headers
+        // Piraeus itself would send.
+        if let Some(kind) = ArtifactKind::of_key(key) {
+            put = put
+                .content_type(kind.content_type())
+                .cache_control(IMMUTABLE_CACHE_CONTROL);
+        }
         match put.send().await {
             Ok(_) => Ok(PutOutcome::Created),
             // 412: the key exists. 409: a concurrent conditional write to the same key is in
