@@ -150,9 +150,7 @@ fn serve_on_s3_and_dynamodb_matches_direct() {
     repo.commit("two");
     repo.tag("v1.0.0");
 
-    let environment: Vec<(&str, String)> = moto.environment();
-    let environment: Vec<(&str, &str)> =
-        environment.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let environment = moto.environment();
     let server = sandbox.start_server_with(
         &[
             "--store",
@@ -195,9 +193,7 @@ fn two_processes_over_one_bucket_and_table_fetch_each_version_once() {
     repo.tag("v1.0.0");
 
     let (counting_go, counter) = sandbox.counting_go();
-    let environment: Vec<(&str, String)> = moto.environment();
-    let environment: Vec<(&str, &str)> =
-        environment.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let environment = moto.environment();
     let arguments = [
         "--store",
         "s3://piraeus-test/modules",

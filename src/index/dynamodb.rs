@@ -15,6 +15,7 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::{
@@ -53,6 +54,15 @@ impl DynamoIndex {
             client,
             table: table.into(),
         }
+    }
+
+    /// An update of one version's item; callers add the expression and its condition.
+    fn update_version(&self, module: &str, version: &str) -> UpdateItemFluentBuilder {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key(schema::PARTITION_KEY, string(version_partition(module)))
+            .key(schema::SORT_KEY, string(version))
     }
 }
 
@@ -229,11 +239,7 @@ impl Index for DynamoIndex {
         now: i64,
     ) -> Result<bool> {
         let request = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key(schema::PARTITION_KEY, string(version_partition(module)))
-            .key(schema::SORT_KEY, string(version))
+            .update_version(module, version)
             .update_expression(
                 "SET #state = :fetching, lease_holder = :holder, lease_expires = :expires \
                  REMOVE failure_kind, failure_message, failed_at",
@@ -252,11 +258,7 @@ impl Index for DynamoIndex {
 
     async fn mark_ready(&self, record: &StoredVersion) -> Result<bool> {
         let request = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key(schema::PARTITION_KEY, string(version_partition(&record.module)))
-            .key(schema::SORT_KEY, string(&record.version))
+            .update_version(&record.module, &record.version)
             .update_expression(
                 "SET #state = :ready, #time = :time, zip_hash = :zip_hash, mod_hash = :mod_hash, \
                  zip_size = :zip_size, mod_size = :mod_size, info_size = :info_size, origin = :origin, \
@@ -289,11 +291,7 @@ impl Index for DynamoIndex {
         now: i64,
     ) -> Result<()> {
         let request = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key(schema::PARTITION_KEY, string(version_partition(module)))
-            .key(schema::SORT_KEY, string(version))
+            .update_version(module, version)
             .update_expression(
                 "SET #state = :failed, failure_kind = :kind, failure_message = :message, failed_at = :now \
                  REMOVE lease_holder, lease_expires",
