@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use crate::clock::{millis, now_millis};
 use crate::error::{Error, Result};
 use crate::fetch::{FetchTrigger, Fetcher, ResolvedVersion};
-use crate::index::{AnswerKey, CachedAnswer, Index, StoredVersion, VersionStatus};
+use crate::index::{AnswerKey, CachedAnswer, FetchFailure, Index, StoredVersion, VersionStatus};
 use crate::module_path::{ArtifactKind, artifact_key};
 use crate::store::{Blob, BlobStore};
 use crate::version;
@@ -172,12 +172,19 @@ impl Proxy {
             if fetch_needed {
                 let holder = self.new_lease_holder();
                 let lease_expires = now + millis(self.settings.lease_duration);
-                if self
+                let claimed = self
                     .index
                     .claim_fetch(module, version, &holder, lease_expires, now)
-                    .await?
+                    .await?;
+                if claimed && let Err(error) = self.trigger.trigger(module, version, &holder).await
                 {
-                    self.trigger.trigger(module, version, &holder).await?;
+                    // Record the failure under our lease, or every request for this version
+                    // would wait for a fetch that never started until the lease expired.
+                    let failure = FetchFailure::from_error(&error);
+                    self.index
+                        .mark_failed(module, version, &holder, &failure, now_millis())
+                        .await?;
+                    return Err(error);
                 }
                 continue;
             }
@@ -372,6 +379,70 @@ pub fn format_list(versions: &[String]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fetch::Download;
+    use crate::index::SqliteIndex;
+    use crate::store::FilesystemStore;
+
+    /// A trigger whose invocation is refused, as a Lambda invoke can be.
+    struct RefusingTrigger;
+
+    #[async_trait::async_trait]
+    impl FetchTrigger for RefusingTrigger {
+        async fn trigger(&self, _: &str, _: &str, _: &str) -> Result<()> {
+            Err(Error::Upstream("invoke refused".into()))
+        }
+    }
+
+    /// Upstream is never reached in these tests.
+    struct Unreachable;
+
+    #[async_trait::async_trait]
+    impl Fetcher for Unreachable {
+        async fn download(&self, _: &str, _: &str) -> Result<Download> {
+            unreachable!("downloads go through the trigger")
+        }
+        async fn list(&self, _: &str) -> Result<Vec<String>> {
+            unreachable!()
+        }
+        async fn resolve(&self, _: &str, _: &str) -> Result<ResolvedVersion> {
+            unreachable!()
+        }
+        fn origin(&self) -> String {
+            String::new()
+        }
+    }
+
+    #[tokio::test]
+    async fn a_failed_trigger_releases_its_lease_at_once() {
+        let directory = tempfile::tempdir().unwrap();
+        let index = Arc::new(SqliteIndex::in_memory().unwrap());
+        let settings = ProxySettings {
+            wait_timeout: Duration::from_secs(1),
+            ..ProxySettings::default()
+        };
+        let proxy = Proxy::new(
+            Arc::new(FilesystemStore::open(directory.path()).unwrap()),
+            index.clone(),
+            Arc::new(Unreachable),
+            Arc::new(RefusingTrigger),
+            settings,
+        );
+        let error = proxy
+            .ensure_stored("example.com/m", "v1.0.0")
+            .await
+            .expect_err("the trigger failed");
+        assert!(
+            matches!(error, Error::Upstream(ref message) if message == "invoke refused"),
+            "{error:?}"
+        );
+        assert!(
+            matches!(
+                index.version("example.com/m", "v1.0.0").await.unwrap(),
+                VersionStatus::Failed { .. }
+            ),
+            "the lease is released, not left to expire"
+        );
+    }
 
     fn stored(version: &str) -> StoredVersion {
         StoredVersion {

@@ -218,9 +218,6 @@ impl Fetcher for GoToolchain {
             .run(&["mod", "download", "-json", "--", &target])
             .await?;
         let parsed: Option<DownloadJson> = serde_json::from_slice(&output.stdout).ok();
-        let complete = parsed
-            .as_ref()
-            .is_some_and(|d| d.error.is_none() && d.zip.is_some());
         match parsed {
             Some(DownloadJson {
                 version: Some(downloaded),
@@ -230,7 +227,7 @@ impl Fetcher for GoToolchain {
                 zip: Some(zip),
                 sum: Some(zip_hash),
                 go_mod_sum: Some(mod_hash),
-            }) if output.success && complete => Ok(Download {
+            }) if output.success => Ok(Download {
                 version: downloaded,
                 info,
                 go_mod,
@@ -329,6 +326,7 @@ pub fn classify_failure(message: &str) -> Error {
         "no space left on device",
     ];
     const PERMANENT: &[&str] = &[
+        // Lower case: matched against the lower-cased message.
         "go.mod has non-",
         "declares its path as",
         "should be v",
@@ -343,10 +341,7 @@ pub fn classify_failure(message: &str) -> Error {
     let lower = message.to_lowercase();
     if TRANSIENT.iter().any(|needle| lower.contains(needle)) {
         Error::Upstream(message.to_string())
-    } else if PERMANENT
-        .iter()
-        .any(|needle| lower.contains(&needle.to_lowercase()))
-    {
+    } else if PERMANENT.iter().any(|needle| lower.contains(needle)) {
         Error::Gone(message.to_string())
     } else {
         Error::NotFound(message.to_string())

@@ -60,18 +60,10 @@ impl S3Store {
 }
 
 /// The HTTP status behind an SDK error, when there was a response.
-fn status_of<E, R: HttpStatus>(error: &SdkError<E, R>) -> Option<u16> {
-    error.raw_response().map(HttpStatus::status_code)
-}
-
-trait HttpStatus {
-    fn status_code(&self) -> u16;
-}
-
-impl HttpStatus for aws_sdk_s3::config::http::HttpResponse {
-    fn status_code(&self) -> u16 {
-        self.status().as_u16()
-    }
+fn status_of<E>(error: &SdkError<E, aws_sdk_s3::config::http::HttpResponse>) -> Option<u16> {
+    error
+        .raw_response()
+        .map(|response| response.status().as_u16())
 }
 
 fn storage_error<E: std::error::Error + 'static, R: std::fmt::Debug>(
