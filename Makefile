@@ -36,7 +36,7 @@ help: ## List the targets
 		awk 'BEGIN {FS = ":.*## "}; {printf "  %-8s %s\n", $$1, $$2}'
 
 run: ## Build and start the proxy on 127.0.0.1:3000, data in ./piraeus-data (extra flags: ARGS=...)
-	$(CARGO) run --release -- serve $(ARGS)
+	$(CARGO) run --release --bin piraeus -- serve $(ARGS)
 
 test: deps ## Install missing tools (go, git, moto in .venv), then run every test
 	@if $(CARGO) nextest --version >/dev/null 2>&1; then \

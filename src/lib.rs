@@ -11,13 +11,17 @@
 pub mod aws;
 pub mod checksum;
 pub mod clock;
+pub mod config;
 pub mod error;
 pub mod fetch;
 pub mod http;
 pub mod index;
 pub mod local;
+pub mod metrics;
 pub mod module_path;
+pub mod prefetch;
 pub mod proxy;
+pub mod serverless;
 pub mod store;
 pub mod verify;
 pub mod version;

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use crate::clock::{millis, now_millis};
 use crate::error::{Error, Result};
-use crate::fetch::{FetchTrigger, Fetcher, ResolvedVersion};
+use crate::fetch::{FetchTrigger, ResolvedVersion, Resolver};
 use crate::index::{AnswerKey, CachedAnswer, FetchFailure, Index, StoredVersion, VersionStatus};
 use crate::module_path::{ArtifactKind, artifact_key};
 use crate::store::{Blob, BlobStore};
@@ -26,7 +26,40 @@ pub struct ProxySettings {
     pub failure_ttl: Duration,
     /// Names this instance in fetch leases.
     pub instance: String,
+    /// Whether a request for a version not yet stored waits for its fetch.
+    pub download_mode: DownloadMode,
+    /// Zips larger than this are answered with a redirect to a presigned URL when the store
+    /// has them (a Lambda response cannot carry more than about 6 MB); `None` streams all.
+    pub redirect_zips_over: Option<u64>,
 }
+
+/// What a request for a version that is not stored yet gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DownloadMode {
+    /// Starts the fetch and waits for it (bounded by `wait_timeout`).
+    #[default]
+    Sync,
+    /// Starts the fetch and answers 404 at once, so the go command moves on to its next
+    /// GOPROXY entry; later requests find the version stored.
+    Async,
+}
+
+impl std::str::FromStr for DownloadMode {
+    type Err = Error;
+
+    fn from_str(text: &str) -> Result<Self> {
+        match text {
+            "sync" => Ok(DownloadMode::Sync),
+            "async" => Ok(DownloadMode::Async),
+            other => Err(Error::Invalid(format!(
+                "download mode {other:?} is neither \"sync\" nor \"async\""
+            ))),
+        }
+    }
+}
+
+/// How long a presigned redirect for a large zip stays valid.
+const REDIRECT_VALIDITY: Duration = Duration::from_secs(15 * 60);
 
 impl Default for ProxySettings {
     fn default() -> Self {
@@ -36,6 +69,8 @@ impl Default for ProxySettings {
             lease_duration: Duration::from_secs(720),
             failure_ttl: Duration::from_secs(30),
             instance: default_instance_name(),
+            download_mode: DownloadMode::Sync,
+            redirect_zips_over: None,
         }
     }
 }
@@ -70,6 +105,21 @@ impl CacheOutcome {
     }
 }
 
+/// Where a version stands after [`Proxy::start_fetch`] looked at it once.
+pub enum FetchState {
+    Stored(StoredVersion),
+    /// A fetch is under way: one this call started, or another holder's live lease.
+    Fetching,
+    /// The last fetch failed recently; the error says why.
+    Failed(Error),
+}
+
+/// A canonical artifact: its bytes, or where to get them when they are too large for us.
+pub enum Artifact {
+    Blob(Blob),
+    Redirect(String),
+}
+
 pub struct Served<T> {
     pub value: T,
     pub outcome: CacheOutcome,
@@ -82,7 +132,7 @@ fn served<T>(value: T, outcome: CacheOutcome) -> Served<T> {
 pub struct Proxy {
     store: Arc<dyn BlobStore>,
     index: Arc<dyn Index>,
-    fetcher: Arc<dyn Fetcher>,
+    resolver: Arc<dyn Resolver>,
     trigger: Arc<dyn FetchTrigger>,
     settings: ProxySettings,
     leases_taken: AtomicU64,
@@ -94,14 +144,14 @@ impl Proxy {
     pub fn new(
         store: Arc<dyn BlobStore>,
         index: Arc<dyn Index>,
-        fetcher: Arc<dyn Fetcher>,
+        resolver: Arc<dyn Resolver>,
         trigger: Arc<dyn FetchTrigger>,
         settings: ProxySettings,
     ) -> Self {
         Self {
             store,
             index,
-            fetcher,
+            resolver,
             trigger,
             settings,
             leases_taken: AtomicU64::new(0),
@@ -128,11 +178,19 @@ impl Proxy {
         module: &str,
         version: &str,
         kind: ArtifactKind,
-    ) -> Result<Served<Blob>> {
-        let (_, outcome) = self.ensure_stored(module, version).await?;
+    ) -> Result<Served<Artifact>> {
+        let (record, outcome) = self.ensure_stored(module, version).await?;
         let key = artifact_key(module, version, kind);
+        let too_large = kind == ArtifactKind::Zip
+            && self
+                .settings
+                .redirect_zips_over
+                .is_some_and(|limit| record.zip_size > limit);
+        if too_large && let Some(url) = self.store.presigned_get(&key, REDIRECT_VALIDITY).await? {
+            return Ok(served(Artifact::Redirect(url), outcome));
+        }
         match self.store.get(&key).await {
-            Ok(blob) => Ok(served(blob, outcome)),
+            Ok(blob) => Ok(served(Artifact::Blob(blob), outcome)),
             Err(Error::NotFound(_)) => Err(Error::Storage(format!(
                 "{key} is indexed as stored but missing from the store; run `piraeus verify`"
             ))),
@@ -141,7 +199,8 @@ impl Proxy {
     }
 
     /// Makes sure a canonical version is stored, running at most one fetch for it across every
-    /// instance sharing the index, and waiting (bounded) for whichever fetch is under way.
+    /// instance sharing the index, and waiting (bounded) for whichever fetch is under way. In
+    /// async download mode it starts the fetch and answers not-found instead of waiting.
     pub async fn ensure_stored(
         &self,
         module: &str,
@@ -152,41 +211,16 @@ impl Proxy {
         let mut outcome = CacheOutcome::Hit;
         let mut delay = Duration::from_millis(10);
         loop {
-            let now = now_millis();
-            let fetch_needed = match self.index.version(module, version).await? {
-                VersionStatus::Ready(record) => return Ok((record, outcome)),
-                VersionStatus::Failed { failure, failed_at } => {
-                    // A failure that happened while we waited is ours to report; an old one
-                    // is reported only while it is recent, so upstream gets asked again.
-                    if failed_at >= started_waiting
-                        || now - failed_at < millis(self.settings.failure_ttl)
-                    {
-                        return Err(failure.to_error());
-                    }
-                    true
-                }
-                VersionStatus::Fetching { lease_expires, .. } => lease_expires < now,
-                VersionStatus::Absent => true,
-            };
+            match self.start_fetch(module, version, started_waiting).await? {
+                FetchState::Stored(record) => return Ok((record, outcome)),
+                FetchState::Failed(error) => return Err(error),
+                FetchState::Fetching => {}
+            }
             outcome = CacheOutcome::Miss;
-            if fetch_needed {
-                let holder = self.new_lease_holder();
-                let lease_expires = now + millis(self.settings.lease_duration);
-                let claimed = self
-                    .index
-                    .claim_fetch(module, version, &holder, lease_expires, now)
-                    .await?;
-                if claimed && let Err(error) = self.trigger.trigger(module, version, &holder).await
-                {
-                    // Record the failure under our lease, or every request for this version
-                    // would wait for a fetch that never started until the lease expired.
-                    let failure = FetchFailure::from_error(&error);
-                    self.index
-                        .mark_failed(module, version, &holder, &failure, now_millis())
-                        .await?;
-                    return Err(error);
-                }
-                continue;
+            if self.settings.download_mode == DownloadMode::Async {
+                return Err(Error::NotFound(format!(
+                    "{module}@{version} is not stored yet; it is being fetched, retry shortly"
+                )));
             }
             if Instant::now() >= deadline {
                 return Err(Error::Pending(format!(
@@ -198,6 +232,50 @@ impl Proxy {
             // Capped low: every waiter pays up to one interval after the fetch completes.
             delay = (delay * 2).min(Duration::from_millis(100));
         }
+    }
+
+    /// Looks at a version once and, when it is neither stored nor being fetched, claims the
+    /// fetch lease and triggers the fetch. Failures recorded at or after `failures_since`, or
+    /// within the failure TTL, are reported; older ones are retried.
+    pub async fn start_fetch(
+        &self,
+        module: &str,
+        version: &str,
+        failures_since: i64,
+    ) -> Result<FetchState> {
+        let now = now_millis();
+        match self.index.version(module, version).await? {
+            VersionStatus::Ready(record) => return Ok(FetchState::Stored(record)),
+            VersionStatus::Failed { failure, failed_at }
+                if failed_at >= failures_since
+                    || now - failed_at < millis(self.settings.failure_ttl) =>
+            {
+                return Ok(FetchState::Failed(failure.to_error()));
+            }
+            VersionStatus::Fetching { lease_expires, .. } if lease_expires >= now => {
+                return Ok(FetchState::Fetching);
+            }
+            VersionStatus::Failed { .. }
+            | VersionStatus::Fetching { .. }
+            | VersionStatus::Absent => {}
+        }
+        let holder = self.new_lease_holder();
+        let lease_expires = now + millis(self.settings.lease_duration);
+        let claimed = self
+            .index
+            .claim_fetch(module, version, &holder, lease_expires, now)
+            .await?;
+        if claimed && let Err(error) = self.trigger.trigger(module, version, &holder).await {
+            // Record the failure under our lease, or every request for this version would
+            // wait for a fetch that never started until the lease expired.
+            let failure = FetchFailure::from_error(&error);
+            self.index
+                .mark_failed(module, version, &holder, &failure, now_millis())
+                .await?;
+            return Err(error);
+        }
+        // Claimed and triggered, or someone else claimed it first: either way it is under way.
+        Ok(FetchState::Fetching)
     }
 
     fn new_lease_holder(&self) -> String {
@@ -216,7 +294,7 @@ impl Proxy {
             return Ok(served(parse_list(&answer.body), CacheOutcome::Hit));
         }
         let stored = self.stored_tagged_versions(module).await?;
-        match self.fetcher.list(module).await {
+        match self.resolver.list(module).await {
             Ok(upstream) => {
                 let versions = merge_versions(upstream, stored);
                 let answer = CachedAnswer {
@@ -297,7 +375,7 @@ impl Proxy {
         {
             return Ok(served(resolved, CacheOutcome::Hit));
         }
-        match self.fetcher.resolve(module, query).await {
+        match self.resolver.resolve(module, query).await {
             Ok(resolved) => {
                 let body = serde_json::to_string(&resolved).expect("a resolved version serialises");
                 self.index
@@ -379,7 +457,6 @@ pub fn format_list(versions: &[String]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fetch::Download;
     use crate::index::SqliteIndex;
     use crate::store::FilesystemStore;
 
@@ -397,18 +474,12 @@ mod tests {
     struct Unreachable;
 
     #[async_trait::async_trait]
-    impl Fetcher for Unreachable {
-        async fn download(&self, _: &str, _: &str) -> Result<Download> {
-            unreachable!("downloads go through the trigger")
-        }
+    impl Resolver for Unreachable {
         async fn list(&self, _: &str) -> Result<Vec<String>> {
             unreachable!()
         }
         async fn resolve(&self, _: &str, _: &str) -> Result<ResolvedVersion> {
             unreachable!()
-        }
-        fn origin(&self) -> String {
-            String::new()
         }
     }
 

@@ -11,14 +11,7 @@ use piraeus::index::{self, DynamoIndex};
 use piraeus::store::{self, S3Store};
 
 async fn sdk_config(moto: &Moto) -> aws_config::SdkConfig {
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(&moto.endpoint)
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_s3::config::Credentials::new(
-            "test", "test", None, None, "static",
-        ))
-        .load()
-        .await
+    common::emulated_sdk_config(&moto.endpoint).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

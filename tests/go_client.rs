@@ -1,15 +1,16 @@
-//! The real go command against `piraeus serve`, every answer compared with `GOPROXY=direct`.
+//! The real go command against Piraeus, every answer compared with `GOPROXY=direct`. Each case
+//! runs twice: against `piraeus serve` (module `local`) and against the serverless stack of
+//! `make stack`, the functions under the Lambda emulator over moto (module `serverless`).
 
 mod common;
 
-use common::{Sandbox, assert_same_as_direct, incompressible_bytes};
+use common::{Deployment, Sandbox, assert_same_as_direct, incompressible_bytes};
 
 fn go_mod(module: &str) -> String {
     format!("module {module}\n\ngo 1.19\n")
 }
 
-#[test]
-fn tags_prereleases_branches_and_commit_prefixes() {
+fn tags_prereleases_branches_and_commit_prefixes(deployment: Deployment) {
     let sandbox = Sandbox::new();
     let repo = sandbox.repo("plain.git");
     repo.write("go.mod", go_mod("example.test/plain.git"))
@@ -25,7 +26,7 @@ fn tags_prereleases_branches_and_commit_prefixes() {
     repo.write("extra.go", "package plain\n\nconst Extra = 1\n");
     let untagged = repo.commit("after the release");
 
-    let server = sandbox.start_server();
+    let server = sandbox.start(deployment);
     let downloads = assert_same_as_direct(
         &sandbox,
         &server,
@@ -77,7 +78,7 @@ fn tags_prereleases_branches_and_commit_prefixes() {
     let head = common::http_request(
         &server.address,
         "HEAD",
-        "/example.test/plain.git/@v/v1.0.0.zip",
+        &format!("{}/example.test/plain.git/@v/v1.0.0.zip", server.base_path),
     )
     .unwrap();
     assert_eq!(head.status, 200);
@@ -113,8 +114,7 @@ fn tags_prereleases_branches_and_commit_prefixes() {
     );
 }
 
-#[test]
-fn module_without_tags_resolves_latest_to_a_pseudo_version() {
+fn module_without_tags_resolves_latest_to_a_pseudo_version(deployment: Deployment) {
     let sandbox = Sandbox::new();
     let repo = sandbox.repo("notags.git");
     repo.write("go.mod", go_mod("example.test/notags.git"))
@@ -123,7 +123,7 @@ fn module_without_tags_resolves_latest_to_a_pseudo_version() {
     repo.write("n.go", "package notags\n\nconst Two = 2\n");
     repo.commit("two");
 
-    let server = sandbox.start_server();
+    let server = sandbox.start(deployment);
     let downloads = assert_same_as_direct(
         &sandbox,
         &server,
@@ -139,8 +139,7 @@ fn module_without_tags_resolves_latest_to_a_pseudo_version() {
     );
 }
 
-#[test]
-fn major_version_subdirectory_modules() {
+fn major_version_subdirectory_modules(deployment: Deployment) {
     let sandbox = Sandbox::new();
     let repo = sandbox.repo("major.git");
     repo.write("go.mod", go_mod("example.test/major.git"))
@@ -153,7 +152,7 @@ fn major_version_subdirectory_modules() {
     repo.commit("v2.1");
     repo.tag("v2.1.0");
 
-    let server = sandbox.start_server();
+    let server = sandbox.start(deployment);
     assert_same_as_direct(
         &sandbox,
         &server,
@@ -173,8 +172,7 @@ fn major_version_subdirectory_modules() {
     );
 }
 
-#[test]
-fn incompatible_versions_of_a_module_without_go_mod() {
+fn incompatible_versions_of_a_module_without_go_mod(deployment: Deployment) {
     let sandbox = Sandbox::new();
     let repo = sandbox.repo("incompat.git");
     repo.write("i.go", "package incompat\n");
@@ -187,7 +185,7 @@ fn incompatible_versions_of_a_module_without_go_mod() {
     repo.commit("three");
     repo.tag("v3.1.0");
 
-    let server = sandbox.start_server();
+    let server = sandbox.start(deployment);
     let downloads = assert_same_as_direct(
         &sandbox,
         &server,
@@ -217,8 +215,7 @@ fn incompatible_versions_of_a_module_without_go_mod() {
     );
 }
 
-#[test]
-fn upper_case_in_module_path_and_version() {
+fn upper_case_in_module_path_and_version(deployment: Deployment) {
     let sandbox = Sandbox::new();
     let repo = sandbox.repo("Upper.git");
     repo.write("go.mod", go_mod("example.test/Upper.git"))
@@ -229,7 +226,7 @@ fn upper_case_in_module_path_and_version() {
     repo.commit("two");
     repo.tag("v1.0.0-Beta.2");
 
-    let server = sandbox.start_server();
+    let server = sandbox.start(deployment);
     assert_same_as_direct(
         &sandbox,
         &server,
@@ -239,13 +236,13 @@ fn upper_case_in_module_path_and_version() {
             "example.test/Upper.git@v1.0.0-Beta.2",
         ],
     );
-    // Stored under the case-encoded path, so the data directory is itself a GOPROXY tree.
-    assert!(
-        sandbox
-            .data_dir()
-            .join("example.test/!upper.git/@v/v1.0.0-!r!c1.zip")
-            .is_file()
-    );
+    // Stored under the case-encoded path, so the data directory (or bucket) is itself a
+    // GOPROXY tree.
+    assert!(common::is_stored(
+        &sandbox,
+        &server,
+        "example.test/!upper.git/@v/v1.0.0-!r!c1.zip"
+    ));
     let proxied = sandbox.client("upper-list", &server.url());
     assert_eq!(
         proxied.versions("example.test/Upper.git", false),
@@ -253,8 +250,7 @@ fn upper_case_in_module_path_and_version() {
     );
 }
 
-#[test]
-fn nested_module_with_prefixed_tags() {
+fn nested_module_with_prefixed_tags(deployment: Deployment) {
     let sandbox = Sandbox::new();
     let repo = sandbox.repo("nest.git");
     repo.write("go.mod", go_mod("example.test/nest.git"))
@@ -267,7 +263,7 @@ fn nested_module_with_prefixed_tags() {
     repo.commit("sub two");
     repo.tag("sub/v0.2.0");
 
-    let server = sandbox.start_server();
+    let server = sandbox.start(deployment);
     let downloads = assert_same_as_direct(
         &sandbox,
         &server,
@@ -290,8 +286,7 @@ fn nested_module_with_prefixed_tags() {
     );
 }
 
-#[test]
-fn retracted_versions_are_served_and_listed_for_the_client_to_hide() {
+fn retracted_versions_are_served_and_listed_for_the_client_to_hide(deployment: Deployment) {
     let sandbox = Sandbox::new();
     let repo = sandbox.repo("retract.git");
     repo.write("go.mod", go_mod("example.test/retract.git"))
@@ -312,7 +307,7 @@ fn retracted_versions_are_served_and_listed_for_the_client_to_hide() {
     repo.commit("fix and retract");
     repo.tag("v1.2.0");
 
-    let server = sandbox.start_server();
+    let server = sandbox.start(deployment);
     assert_same_as_direct(
         &sandbox,
         &server,
@@ -341,8 +336,7 @@ fn retracted_versions_are_served_and_listed_for_the_client_to_hide() {
     );
 }
 
-#[test]
-fn zip_larger_than_a_lambda_response() {
+fn zip_larger_than_a_lambda_response(deployment: Deployment) {
     let sandbox = Sandbox::new();
     let repo = sandbox.repo("big.git");
     repo.write("go.mod", go_mod("example.test/big.git"))
@@ -354,18 +348,29 @@ fn zip_larger_than_a_lambda_response() {
     repo.commit("big");
     repo.tag("v1.0.0");
 
-    let server = sandbox.start_server();
+    let server = sandbox.start(deployment);
     assert_same_as_direct(&sandbox, &server, "big", &["example.test/big.git@v1.0.0"]);
     let zip = server.get("/example.test/big.git/@v/v1.0.0.zip");
-    assert!(
-        zip.body.len() > 6 * 1024 * 1024,
-        "zip is {} bytes",
-        zip.body.len()
-    );
+    match deployment {
+        Deployment::Local => assert!(
+            zip.body.len() > 6 * 1024 * 1024,
+            "zip is {} bytes",
+            zip.body.len()
+        ),
+        // Too large for a Lambda response: redirected to a presigned URL of the bucket, which
+        // the go client above followed.
+        Deployment::Serverless => {
+            assert_eq!(zip.status, 307, "{}", zip.text());
+            let location = zip.header("location").unwrap_or_default();
+            let bucket = server.aws_endpoint.clone().unwrap();
+            assert!(location.starts_with(&bucket), "{location}");
+            assert!(location.contains("X-Amz-Signature="), "{location}");
+            assert_eq!(zip.header("cache-control"), Some("no-store"));
+        }
+    }
 }
 
-#[test]
-fn vendor_directories_and_symlinks() {
+fn vendor_directories_and_symlinks(deployment: Deployment) {
     let sandbox = Sandbox::new();
     let repo = sandbox.repo("vendored.git");
     repo.write("go.mod", go_mod("example.test/vendored.git"))
@@ -379,7 +384,7 @@ fn vendor_directories_and_symlinks() {
     repo.commit("vendor and symlinks");
     repo.tag("v1.0.0");
 
-    let server = sandbox.start_server();
+    let server = sandbox.start(deployment);
     assert_same_as_direct(
         &sandbox,
         &server,
@@ -388,8 +393,7 @@ fn vendor_directories_and_symlinks() {
     );
 }
 
-#[test]
-fn module_whose_go_mod_declares_another_path_fails_like_direct() {
+fn module_whose_go_mod_declares_another_path_fails_like_direct(deployment: Deployment) {
     let sandbox = Sandbox::new();
     let repo = sandbox.repo("wrongpath.git");
     repo.write("go.mod", go_mod("example.test/elsewhere"))
@@ -397,7 +401,7 @@ fn module_whose_go_mod_declares_another_path_fails_like_direct() {
     repo.commit("wrong path");
     repo.tag("v1.0.0");
 
-    let server = sandbox.start_server();
+    let server = sandbox.start(deployment);
     // `go mod download` accepts it (the path is checked only where the module is required), and
     // must do so identically through the proxy.
     assert_same_as_direct(
@@ -422,10 +426,9 @@ fn module_whose_go_mod_declares_another_path_fails_like_direct() {
     }
 }
 
-#[test]
-fn module_that_does_not_exist() {
+fn module_that_does_not_exist(deployment: Deployment) {
     let sandbox = Sandbox::new();
-    let server = sandbox.start_server();
+    let server = sandbox.start(deployment);
     let downloads = assert_same_as_direct(
         &sandbox,
         &server,
@@ -473,3 +476,29 @@ fn module_that_does_not_exist() {
         "fell back past piraeus"
     );
 }
+
+/// Each case as a test of both deployments.
+macro_rules! on_both_deployments {
+    ($($case:ident),* $(,)?) => {
+        mod local {
+            $(#[test] fn $case() { super::$case(super::Deployment::Local) })*
+        }
+        mod serverless {
+            $(#[test] fn $case() { super::$case(super::Deployment::Serverless) })*
+        }
+    };
+}
+
+on_both_deployments!(
+    tags_prereleases_branches_and_commit_prefixes,
+    module_without_tags_resolves_latest_to_a_pseudo_version,
+    major_version_subdirectory_modules,
+    incompatible_versions_of_a_module_without_go_mod,
+    upper_case_in_module_path_and_version,
+    nested_module_with_prefixed_tags,
+    retracted_versions_are_served_and_listed_for_the_client_to_hide,
+    zip_larger_than_a_lambda_response,
+    vendor_directories_and_symlinks,
+    module_whose_go_mod_declares_another_path_fails_like_direct,
+    module_that_does_not_exist,
+);

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use tokio::process::Command;
 use tokio::sync::Semaphore;
 
-use super::{Download, Fetcher, ResolvedVersion};
+use super::{Download, Fetcher, ResolvedVersion, Resolver};
 use crate::error::{Error, Result};
 
 /// The go command's own default, used when no upstream is configured.
@@ -245,6 +245,13 @@ impl Fetcher for GoToolchain {
         }
     }
 
+    fn origin(&self) -> String {
+        self.config.upstream.clone()
+    }
+}
+
+#[async_trait]
+impl Resolver for GoToolchain {
     async fn list(&self, module: &str) -> Result<Vec<String>> {
         let (output, _scratch) = self
             .run(&[
@@ -292,10 +299,6 @@ impl Fetcher for GoToolchain {
                 ))
             }
         }
-    }
-
-    fn origin(&self) -> String {
-        self.config.upstream.clone()
     }
 }
 

@@ -41,6 +41,8 @@ impl Ingester {
         match self.fetch_and_store(module, version).await {
             Ok(record) => {
                 self.index.mark_ready(&record).await?;
+                let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
+                crate::metrics::fetch("stored", duration_ms, record.zip_size);
                 tracing::info!(
                     module,
                     version,
@@ -53,6 +55,7 @@ impl Ingester {
             }
             Err(error) => {
                 tracing::warn!(module, version, %error, duration_ms = started.elapsed().as_millis() as u64, "fetch failed");
+                crate::metrics::fetch("failed", started.elapsed().as_secs_f64() * 1000.0, 0);
                 self.index
                     .mark_failed(
                         module,

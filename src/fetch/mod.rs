@@ -1,4 +1,4 @@
-//! Getting modules from upstream: the [`Fetcher`] (the Go toolchain locally), the
+//! Getting modules from upstream: the [`Fetcher`] and [`Resolver`] (the Go toolchain), the
 //! [`ingest::Ingester`] that stores what it downloads, and the [`FetchTrigger`] that starts an
 //! ingest (a task locally, an asynchronous function invocation on AWS).
 
@@ -38,17 +38,24 @@ pub struct ResolvedVersion {
     pub time: String,
 }
 
-/// Talks to upstream. Every method gets already-validated module paths and versions.
+/// Downloads from upstream. Gets already-validated module paths and versions. Only the
+/// process that runs the Go toolchain has one (the local proxy, the fetch function).
 #[async_trait]
 pub trait Fetcher: Send + Sync {
     /// Downloads one canonical version: info, go.mod and zip.
     async fn download(&self, module: &str, version: &str) -> Result<Download>;
+    /// The upstream setting, recorded as each stored version's origin.
+    fn origin(&self) -> String;
+}
+
+/// Asks upstream the questions whose answers change: lists and queries. The Go toolchain
+/// locally; on AWS a synchronous call to the fetch function, so serve never runs go itself.
+#[async_trait]
+pub trait Resolver: Send + Sync {
     /// The module's tagged versions, retracted ones included (clients hide those themselves).
     async fn list(&self, module: &str) -> Result<Vec<String>>;
     /// Resolves `latest`, a branch, a tag or a commit prefix to a canonical version.
     async fn resolve(&self, module: &str, query: &str) -> Result<ResolvedVersion>;
-    /// The upstream setting, recorded as each stored version's origin.
-    fn origin(&self) -> String;
 }
 
 /// Starts fetching a version whose lease the caller already holds, without waiting for it.

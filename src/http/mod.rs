@@ -4,21 +4,25 @@
 pub mod route;
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{Request, State};
-use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{HeaderValue, Method, StatusCode, Uri, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
+use bytes::Bytes;
 use tokio_util::io::ReaderStream;
 
+use crate::config::parse_duration;
 use crate::error::Error;
 use crate::fetch::ResolvedVersion;
+use crate::metrics;
 use crate::module_path::ArtifactKind;
-use crate::proxy::{CacheOutcome, Proxy, Served, format_list};
+use crate::prefetch::{self, ItemState};
+use crate::proxy::{Artifact, CacheOutcome, Proxy, Served, format_list};
 use crate::store::Blob;
 use route::Route;
 
@@ -41,6 +45,21 @@ pub fn router(proxy: Arc<Proxy>) -> Router {
         .layer(middleware::from_fn(log_request))
         .with_state(proxy)
 }
+
+/// The prefetch API, kept apart from the GOPROXY router: on AWS it is its own IAM-authorised
+/// function URL, never reachable through CloudFront.
+pub fn prefetch_router(proxy: Arc<Proxy>) -> Router {
+    Router::new()
+        .route("/prefetch", post(prefetch))
+        .layer(DefaultBodyLimit::max(PREFETCH_BODY_LIMIT))
+        .layer(middleware::from_fn(log_request))
+        .with_state(proxy)
+}
+
+/// A go.sum of a few thousand lines fits easily; a Lambda request cannot exceed 6 MB anyway.
+const PREFETCH_BODY_LIMIT: usize = 4 * 1024 * 1024;
+/// The longest a prefetch request may wait for its fetches.
+const PREFETCH_MAX_WAIT: Duration = Duration::from_secs(600);
 
 /// The HTTP status for each error kind, and why (docs/errors.md has the full table).
 pub fn status_for(error: &Error) -> StatusCode {
@@ -182,12 +201,86 @@ async fn artifact(
     kind: ArtifactKind,
 ) -> Result<Reply, Error> {
     let Served { value, outcome } = proxy.artifact(module, version, kind).await?;
+    let (body, cache_control) = match value {
+        Artifact::Blob(blob) => (ReplyBody::Blob(blob), IMMUTABLE),
+        // The URL expires; the next request (from S3 through CloudFront) gets the zip itself.
+        Artifact::Redirect(url) => (ReplyBody::Redirect(url), NO_STORE),
+    };
     Ok(Reply {
-        body: ReplyBody::Blob(value),
+        body,
         content_type: kind.content_type(),
-        cache_control: IMMUTABLE,
+        cache_control,
         outcome,
     })
+}
+
+/// `POST /prefetch[?wait=DURATION]`: a JSON array of `module@version`, a go.sum or a go.mod.
+/// Answers 202 while fetches run, 200 when all settled, 409 when a stored sum differs from a
+/// go.sum line, 400 when nothing could be accepted; the JSON report has every line's fate.
+async fn prefetch(State(proxy): State<Arc<Proxy>>, uri: Uri, body: Bytes) -> Response {
+    let with_facts = |mut response: Response| {
+        response.extensions_mut().insert(RequestFacts {
+            route: "prefetch",
+            outcome: None,
+        });
+        response
+    };
+    let wait = match prefetch_wait(uri.query().unwrap_or_default()) {
+        Ok(wait) => wait,
+        Err(error) => return error_response(&error, "prefetch"),
+    };
+    let Ok(body) = std::str::from_utf8(&body) else {
+        return error_response(
+            &Error::Invalid("the body is not UTF-8 text".into()),
+            "prefetch",
+        );
+    };
+    let plan = match prefetch::parse(body) {
+        Ok(plan) => plan,
+        Err(error) => return error_response(&error, "prefetch"),
+    };
+    let report = prefetch::run(&proxy, plan, wait).await;
+    tracing::info!(
+        accepted = report.accepted.len(),
+        rejected = report.rejected.len(),
+        stored = report.count(ItemState::Stored),
+        fetching = report.still_fetching(),
+        failed = report.count(ItemState::Failed),
+        mismatches = report.mismatches.len(),
+        "prefetch"
+    );
+    let status = if report.accepted.is_empty() {
+        StatusCode::BAD_REQUEST
+    } else if !report.mismatches.is_empty() {
+        StatusCode::CONFLICT
+    } else if report.still_fetching() > 0 {
+        StatusCode::ACCEPTED
+    } else {
+        StatusCode::OK
+    };
+    with_facts(
+        (
+            status,
+            [(header::CACHE_CONTROL, NO_STORE)],
+            axum::Json(report),
+        )
+            .into_response(),
+    )
+}
+
+/// The `wait` query parameter: how long to wait for the fetches, `0` (the default) for none.
+fn prefetch_wait(query: &str) -> Result<Duration, Error> {
+    let Some(value) = query.split('&').find_map(|pair| pair.strip_prefix("wait=")) else {
+        return Ok(Duration::ZERO);
+    };
+    let wait = parse_duration(value).map_err(Error::Invalid)?;
+    if wait > PREFETCH_MAX_WAIT {
+        return Err(Error::Invalid(format!(
+            "wait={value} is longer than the {}s allowed",
+            PREFETCH_MAX_WAIT.as_secs()
+        )));
+    }
+    Ok(wait)
 }
 
 struct Reply {
@@ -201,6 +294,8 @@ enum ReplyBody {
     Text(String),
     /// Streamed from storage, never read whole.
     Blob(Blob),
+    /// Too large to answer here: a `307` to a presigned URL.
+    Redirect(String),
 }
 
 impl Reply {
@@ -224,15 +319,28 @@ impl Reply {
     }
 
     fn into_response(self, route: &'static str, head_only: bool) -> Response {
-        let (length, body) = match self.body {
-            ReplyBody::Text(text) => (text.len() as u64, Body::from(text)),
+        let (length, body, location) = match self.body {
+            ReplyBody::Text(text) => (text.len() as u64, Body::from(text), None),
             ReplyBody::Blob(blob) => (
                 blob.length,
                 Body::from_stream(ReaderStream::with_capacity(blob.body, 64 * 1024)),
+                None,
             ),
+            ReplyBody::Redirect(url) => (0, Body::empty(), Some(url)),
         };
         let body = if head_only { Body::empty() } else { body };
         let mut response = Response::new(body);
+        let headers = response.headers_mut();
+        if let Some(location) = location {
+            let Ok(location) = HeaderValue::try_from(location) else {
+                return error_response(
+                    &Error::Storage("the store produced an unusable presigned URL".into()),
+                    route,
+                );
+            };
+            headers.insert(header::LOCATION, location);
+            *response.status_mut() = StatusCode::TEMPORARY_REDIRECT;
+        }
         let headers = response.headers_mut();
         headers.insert(
             header::CONTENT_TYPE,
@@ -266,6 +374,16 @@ async fn log_request(request: Request, next: Next) -> Response {
     let cache = facts
         .and_then(|f| f.outcome)
         .map_or("-", CacheOutcome::as_str);
+    let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
+    if let Some(facts) = facts {
+        let outcome = match facts.outcome {
+            _ if response.status().as_u16() >= 400 => "error",
+            Some(CacheOutcome::Miss) => "miss",
+            Some(_) => "hit",
+            None => "other",
+        };
+        metrics::request(route, outcome, response.status().as_u16(), duration_ms);
+    }
     tracing::info!(
         target: "piraeus::request",
         %method,
@@ -273,7 +391,7 @@ async fn log_request(request: Request, next: Next) -> Response {
         route,
         status = response.status().as_u16(),
         cache,
-        duration_ms = started.elapsed().as_secs_f64() * 1000.0,
+        duration_ms,
         "request"
     );
     response

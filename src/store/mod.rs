@@ -7,6 +7,7 @@ pub mod s3;
 
 use std::path::PathBuf;
 use std::pin::Pin;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -55,6 +56,12 @@ pub trait BlobStore: Send + Sync {
     async fn put_if_absent(&self, key: &str, source: BlobSource) -> Result<PutOutcome>;
     /// Succeeds when the store can be read and written (for readiness probes).
     async fn check(&self) -> Result<()>;
+    /// A time-limited URL a client can GET the blob from directly, for artifacts too large to
+    /// pass through a response here; `None` when the backend has no such URLs (a filesystem).
+    async fn presigned_get(&self, key: &str, expires_in: Duration) -> Result<Option<String>> {
+        let _ = (key, expires_in);
+        Ok(None)
+    }
 }
 
 /// Rejects keys that could name something outside the store, whatever the backend. Keys come

@@ -42,21 +42,6 @@ impl S3Store {
         check_key(key)?;
         Ok(format!("{}{key}", self.prefix))
     }
-
-    /// A time-limited GET URL, for artifacts too large to pass through a Lambda response.
-    pub async fn presigned_get(&self, key: &str, expires_in: Duration) -> Result<String> {
-        let config = PresigningConfig::expires_in(expires_in)
-            .map_err(|e| Error::storage("presigning", e))?;
-        let request = self
-            .client
-            .get_object()
-            .bucket(&self.bucket)
-            .key(self.object_key(key)?)
-            .presigned(config)
-            .await
-            .map_err(|e| Error::storage(format!("presigning {key}"), e))?;
-        Ok(request.uri().to_string())
-    }
 }
 
 /// The HTTP status behind an SDK error, when there was a response.
@@ -159,5 +144,19 @@ impl BlobStore for S3Store {
             .await
             .map(drop)
             .map_err(|e| storage_error(format!("s3 bucket {}", self.bucket), e))
+    }
+
+    async fn presigned_get(&self, key: &str, expires_in: Duration) -> Result<Option<String>> {
+        let config = PresigningConfig::expires_in(expires_in)
+            .map_err(|e| Error::storage("presigning", e))?;
+        let request = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(self.object_key(key)?)
+            .presigned(config)
+            .await
+            .map_err(|e| Error::storage(format!("presigning {key}"), e))?;
+        Ok(Some(request.uri().to_string()))
     }
 }

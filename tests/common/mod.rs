@@ -99,9 +99,97 @@ impl Sandbox {
         let server = Server {
             child,
             address,
+            base_path: String::new(),
             log_path,
+            deployment: Deployment::Local,
+            aws_endpoint: None,
         };
         server.wait_until_healthy();
+        server
+    }
+
+    /// Starts Piraeus the given way, fetching from the sandbox's repositories.
+    pub fn start(&self, deployment: Deployment) -> Server {
+        match deployment {
+            Deployment::Local => self.start_server(),
+            Deployment::Serverless => self.start_stack(&[]),
+        }
+    }
+
+    /// Runs `scripts/stack.sh` (what `make stack` runs) on free ports with the sandbox's HOME,
+    /// and waits for the `GOPROXY=` line it prints when ready.
+    pub fn start_stack(&self, environment: &[(&str, &str)]) -> Server {
+        let (port, moto_port) = (free_port(), free_port());
+        let log_path = self.path().join(format!("stack-{port}.log"));
+        let log = std::fs::File::create(&log_path).unwrap();
+        let real_home = std::env::var("HOME").unwrap_or_default();
+        let inherited = |name: &str, default: String| std::env::var(name).unwrap_or(default);
+        let mut command =
+            Command::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/stack.sh"));
+        command
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            // cargo and rustup keep their homes when HOME points into the sandbox.
+            .env(
+                "CARGO_HOME",
+                inherited("CARGO_HOME", format!("{real_home}/.cargo")),
+            )
+            .env(
+                "RUSTUP_HOME",
+                inherited("RUSTUP_HOME", format!("{real_home}/.rustup")),
+            )
+            .env("HOME", self.home())
+            .env("GOSUMDB", "off")
+            .env("PIRAEUS_UPSTREAM", "direct")
+            .env("PIRAEUS_LOG", "info")
+            .env("STACK_PORT", port.to_string())
+            .env("STACK_MOTO_PORT", moto_port.to_string())
+            .env("STACK_CONCURRENCY", "4")
+            .env("TMPDIR", self.path());
+        for name in [
+            "RUSTUP_TOOLCHAIN",
+            "PIRAEUS_MOTO_SERVER",
+            "PIRAEUS_CARGO_LAMBDA",
+        ] {
+            if let Some(value) = std::env::var_os(name) {
+                command.env(name, value);
+            }
+        }
+        command
+            .envs(environment.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(log);
+        let mut child = command.spawn().expect("the stack script starts");
+        let stdout = child.stdout.take().unwrap();
+        let (sender, receiver) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+            {
+                let _ = sender.send(line);
+            }
+        });
+        let mut server = Server {
+            child,
+            address: format!("127.0.0.1:{port}"),
+            base_path: "/lambda-url/piraeus-serve".into(),
+            log_path,
+            deployment: Deployment::Serverless,
+            aws_endpoint: Some(format!("http://127.0.0.1:{moto_port}")),
+        };
+        let ready = receiver
+            .recv_timeout(Duration::from_secs(300))
+            .unwrap_or_default();
+        if ready != format!("GOPROXY={}", server.url()) {
+            server.terminate();
+            panic!(
+                "the stack did not start ({ready:?}); log:\n{}",
+                server.log()
+            );
+        }
         server
     }
 
@@ -355,12 +443,35 @@ pub fn assert_same_as_direct(
 pub struct Server {
     child: Child,
     pub address: String,
+    /// Where the GOPROXY routes start: empty for `piraeus serve`, the function URL path under
+    /// the Lambda emulator.
+    pub base_path: String,
     pub log_path: PathBuf,
+    pub deployment: Deployment,
+    /// The stack's emulated AWS endpoint (moto), for tests that look at the bucket.
+    pub aws_endpoint: Option<String>,
+}
+
+/// Which way Piraeus runs in a test.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Deployment {
+    /// `piraeus serve` over a data directory.
+    Local,
+    /// `scripts/stack.sh` (`make stack`): the functions under `cargo lambda watch`, moto.
+    Serverless,
 }
 
 impl Server {
     pub fn url(&self) -> String {
-        format!("http://{}", self.address)
+        format!("http://{}{}", self.address, self.base_path)
+    }
+
+    /// The prefetch API's path on this server's address.
+    pub fn prefetch_path(&self) -> &'static str {
+        match self.deployment {
+            Deployment::Local => "/prefetch",
+            Deployment::Serverless => "/lambda-url/piraeus-prefetch/prefetch",
+        }
     }
 
     pub fn pid(&self) -> u32 {
@@ -374,7 +485,9 @@ impl Server {
     fn wait_until_healthy(&self) {
         let deadline = Instant::now() + Duration::from_secs(30);
         while Instant::now() < deadline {
-            if http_get(&self.address, "/healthz").is_ok_and(|response| response.status == 200) {
+            if http_get(&self.address, &format!("{}/healthz", self.base_path))
+                .is_ok_and(|response| response.status == 200)
+            {
                 return;
             }
             std::thread::sleep(Duration::from_millis(50));
@@ -382,8 +495,10 @@ impl Server {
         panic!("piraeus did not become healthy; log:\n{}", self.log());
     }
 
+    /// GETs a GOPROXY path (given as from the proxy's root).
     pub fn get(&self, raw_path: &str) -> HttpResponse {
-        http_get(&self.address, raw_path).expect("request completes")
+        http_get(&self.address, &format!("{}{raw_path}", self.base_path))
+            .expect("request completes")
     }
 
     pub fn stop(mut self) {
@@ -391,6 +506,17 @@ impl Server {
     }
 
     fn terminate(&mut self) {
+        if self.deployment == Deployment::Serverless {
+            // The stack script stops what it started on SIGTERM; SIGKILL would orphan it.
+            unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+            let deadline = Instant::now() + Duration::from_secs(15);
+            while Instant::now() < deadline {
+                if self.child.try_wait().is_ok_and(|status| status.is_some()) {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -422,6 +548,41 @@ impl HttpResponse {
     }
 }
 
+/// Whether `key` is stored: a file in the data directory, or an object in the stack's bucket.
+pub fn is_stored(sandbox: &Sandbox, server: &Server, key: &str) -> bool {
+    match &server.aws_endpoint {
+        None => sandbox.data_dir().join(key).is_file(),
+        Some(endpoint) => {
+            use piraeus::store::BlobStore;
+            let runtime = tokio::runtime::Runtime::new().unwrap();
+            runtime.block_on(async {
+                let config = emulated_sdk_config(endpoint).await;
+                let store = piraeus::store::S3Store::new(
+                    piraeus::aws::s3_client(&config),
+                    STACK_BUCKET,
+                    "",
+                );
+                store.head(key).await.unwrap().is_some()
+            })
+        }
+    }
+}
+
+/// SDK configuration for an emulator at `endpoint`, with static test credentials.
+pub async fn emulated_sdk_config(endpoint: &str) -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_s3::config::Credentials::new(
+            "test", "test", None, None, "static",
+        ))
+        .load()
+        .await
+}
+
+/// The bucket and table `scripts/stack.sh` provisions.
+pub const STACK_BUCKET: &str = "piraeus-local";
+
 /// A GET with the path sent byte for byte as given (no client-side normalisation), so tests can
 /// send exactly what an attacker would.
 pub fn http_get(address: &str, raw_path: &str) -> std::io::Result<HttpResponse> {
@@ -429,12 +590,35 @@ pub fn http_get(address: &str, raw_path: &str) -> std::io::Result<HttpResponse> 
 }
 
 pub fn http_request(address: &str, method: &str, raw_path: &str) -> std::io::Result<HttpResponse> {
+    http_exchange(address, method, raw_path, None)
+}
+
+pub fn http_post(address: &str, raw_path: &str, body: &[u8]) -> std::io::Result<HttpResponse> {
+    http_exchange(address, "POST", raw_path, Some(body))
+}
+
+fn http_exchange(
+    address: &str,
+    method: &str,
+    raw_path: &str,
+    body: Option<&[u8]>,
+) -> std::io::Result<HttpResponse> {
     let mut stream = TcpStream::connect(address)?;
-    stream.set_read_timeout(Some(Duration::from_secs(120)))?;
+    stream.set_read_timeout(Some(Duration::from_secs(180)))?;
     write!(
         stream,
-        "{method} {raw_path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n"
+        "{method} {raw_path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n"
     )?;
+    if let Some(body) = body {
+        write!(
+            stream,
+            "Content-Type: text/plain\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        )?;
+        stream.write_all(body)?;
+    } else {
+        write!(stream, "\r\n")?;
+    }
     let mut raw = Vec::new();
     stream.read_to_end(&mut raw)?;
     let split = raw
