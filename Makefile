@@ -12,13 +12,28 @@ ARGS ?=
 CLEAN_DATA ?= 0
 DATA_DIR := piraeus-data
 
-# Python tools for the tests live in a project virtualenv: moto_server emulates S3 and DynamoDB
-# for the AWS backend tests (tests/common finds it through PIRAEUS_MOTO_SERVER).
+# Python tools live in a project virtualenv: moto_server emulates S3 and DynamoDB, cargo-lambda
+# emulates Lambda (make stack), cfn-lint and the SAM CLI check and deploy template.yaml. The tests
+# find them through the PIRAEUS_* variables exported here.
 VENV := .venv
 PYTHON ?= python3
-PYTHON_REQUIREMENTS := moto[server]>=5.1,<6
-PIRAEUS_MOTO_SERVER ?= $(CURDIR)/$(VENV)/bin/moto_server
-export PIRAEUS_MOTO_SERVER
+PYTHON_REQUIREMENTS := 'moto[server]>=5.1,<6' 'cargo-lambda>=1.8,<2' 'cfn-lint>=1.20,<2' 'aws-sam-cli>=1.130,<2'
+VENV_STAMP := $(VENV)/.piraeus-requirements
+PIRAEUS_VENV ?= $(CURDIR)/$(VENV)
+PIRAEUS_MOTO_SERVER ?= $(PIRAEUS_VENV)/bin/moto_server
+PIRAEUS_CARGO_LAMBDA ?= $(PIRAEUS_VENV)/bin/cargo-lambda
+export PIRAEUS_VENV PIRAEUS_MOTO_SERVER PIRAEUS_CARGO_LAMBDA
+SAM := $(PIRAEUS_VENV)/bin/sam
+CFN_LINT := $(PIRAEUS_VENV)/bin/cfn-lint
+export SAM_CLI_TELEMETRY := 0
+
+# Lambda binaries: arm64 (Graviton) as template.yaml declares. cargo lambda cross-compiles with
+# Zig when it is installed; without Zig, `--compiler cargo` needs the Rust target
+# aarch64-unknown-linux-gnu and an aarch64 linker (Debian: gcc-aarch64-linux-gnu).
+LAMBDA_COMPILER ?= $(if $(shell command -v zig 2>/dev/null),zig,cargo)
+export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER ?= aarch64-linux-gnu-gcc
+# The Go toolchain packaged into the fetch function's layer (infra/layer/build.sh).
+GO_VERSION ?= 1.23.4
 
 # Runs a command as root: directly when we are root, through sudo when it exists.
 ifeq ($(shell id -u),0)
@@ -28,7 +43,7 @@ else
 endif
 CAN_INSTALL := $(if $(filter 0,$(shell id -u)),yes,$(if $(AS_ROOT),yes,no))
 
-.PHONY: help run test deps deps-system deps-python lint build bench clean
+.PHONY: help run test deps deps-system deps-python lint build layer deploy stack bench clean
 
 help: ## List the targets
 	@echo "Usage: make <target> [ARGS=...]"
@@ -38,7 +53,7 @@ help: ## List the targets
 run: ## Build and start the proxy on 127.0.0.1:3000, data in ./piraeus-data (extra flags: ARGS=...)
 	$(CARGO) run --release --bin piraeus -- serve $(ARGS)
 
-test: deps ## Install missing tools (go, git, moto in .venv), then run every test
+test: deps ## Install missing tools (go, git; moto, cargo-lambda, cfn-lint, sam in .venv), run every test
 	@if $(CARGO) nextest --version >/dev/null 2>&1; then \
 		echo "+ $(CARGO) nextest run --workspace --no-fail-fast"; \
 		$(CARGO) nextest run --workspace --no-fail-fast; \
@@ -70,13 +85,14 @@ deps-system:
 	$(AS_ROOT) env DEBIAN_FRONTEND=noninteractive apt-get update -q; \
 	$(AS_ROOT) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q$$missing
 
-# The virtualenv is created once; delete .venv to rebuild it. Debian's python3 needs
-# python3-venv for `python3 -m venv`.
+# The virtualenv is (re)built when the requirements change; delete .venv to force it. Debian's
+# python3 needs python3-venv for `python3 -m venv`.
 deps-python:
-	@if [ -x "$(PIRAEUS_MOTO_SERVER)" ]; then exit 0; fi; \
+	@wanted=$$(printf '%s\n' $(PYTHON_REQUIREMENTS)); \
+	if [ -f "$(VENV_STAMP)" ] && [ "$$(cat $(VENV_STAMP))" = "$$wanted" ]; then exit 0; fi; \
 	if ! $(PYTHON) -c 'import venv, ensurepip' >/dev/null 2>&1; then \
 		if [ "$(CAN_INSTALL)" != yes ] || ! command -v apt-get >/dev/null 2>&1; then \
-			echo "error: $(PYTHON) with the venv module is needed for moto (Debian/Ubuntu: apt-get install python3 python3-venv)" >&2; \
+			echo "error: $(PYTHON) with the venv module is needed for the test tools (Debian/Ubuntu: apt-get install python3 python3-venv)" >&2; \
 			exit 1; \
 		fi; \
 		echo "+ installing python3 python3-venv"; \
@@ -86,15 +102,30 @@ deps-python:
 	echo "+ creating $(VENV) with $(PYTHON_REQUIREMENTS)"; \
 	rm -rf $(VENV); \
 	$(PYTHON) -m venv $(VENV); \
-	$(VENV)/bin/pip install --quiet --disable-pip-version-check '$(PYTHON_REQUIREMENTS)'; \
-	test -x "$(PIRAEUS_MOTO_SERVER)"
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check $(PYTHON_REQUIREMENTS); \
+	test -x "$(PIRAEUS_MOTO_SERVER)" && test -x "$(PIRAEUS_CARGO_LAMBDA)" && test -x "$(SAM)"; \
+	echo "$$wanted" > $(VENV_STAMP)
 
-lint: ## Check formatting and clippy warnings
+lint: deps-python ## Check formatting, clippy warnings, and template.yaml (cfn-lint, sam validate)
 	$(CARGO) fmt --all -- --check
-	$(CARGO) clippy --all-targets -- -D warnings
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(CFN_LINT) template.yaml
+	$(SAM) validate --lint --region us-east-1 --template-file template.yaml
 
-build: ## Build the release binary (target/release/piraeus)
-	$(CARGO) build --release
+build: deps-python ## Build the three Lambda functions for arm64 (target/lambda/*/bootstrap)
+	$(PIRAEUS_CARGO_LAMBDA) lambda build --release --arm64 --compiler $(LAMBDA_COMPILER) \
+		--bin piraeus-serve --bin piraeus-fetch --bin piraeus-prefetch
+
+layer: ## Package the pinned Go (GO_VERSION) and git as the fetch function's layer (network, docker)
+	GO_VERSION=$(GO_VERSION) bash infra/layer/build.sh
+
+deploy: deps-python ## sam build + sam deploy (first time: make deploy GUIDED=1); builds the layer if missing
+	@if [ ! -x build/layer/go/bin/go ]; then $(MAKE) layer; fi
+	$(SAM) build --beta-features
+	$(SAM) deploy $(if $(GUIDED),--guided,)
+
+stack: deps ## Run the serverless stack locally (moto + cargo lambda watch); prints GOPROXY=...
+	@bash scripts/stack.sh
 
 bench: ## Measure cold fetch, warm fetch and hit latency over a local git repository
 	bash scripts/bench.sh

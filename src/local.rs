@@ -10,7 +10,7 @@ use crate::aws::{self, BucketLocation, TableLocation};
 use crate::error::Result;
 use crate::fetch::{GoToolchain, GoToolchainConfig, InProcessTrigger, Ingester};
 use crate::index::{DynamoIndex, Index, SqliteIndex};
-use crate::proxy::{Proxy, ProxySettings};
+use crate::proxy::{DownloadMode, Proxy, ProxySettings, lease_for};
 use crate::store::filesystem::PRIVATE_DIR;
 use crate::store::{BlobStore, FilesystemStore, S3Store};
 
@@ -26,6 +26,7 @@ pub struct LocalConfig {
     pub fetch_timeout: Duration,
     pub max_concurrent_fetches: usize,
     pub answer_ttl: Duration,
+    pub download_mode: DownloadMode,
 }
 
 pub fn index_path(data_dir: &Path) -> PathBuf {
@@ -69,7 +70,8 @@ pub async fn build(config: &LocalConfig) -> Result<Proxy> {
         answer_ttl: config.answer_ttl,
         // Long enough for the fetch to finish or time out, so waiters see its real outcome.
         wait_timeout: config.fetch_timeout + Duration::from_secs(30),
-        lease_duration: config.fetch_timeout + Duration::from_secs(60),
+        lease_duration: lease_for(config.fetch_timeout),
+        download_mode: config.download_mode,
         ..ProxySettings::default()
     };
     Ok(Proxy::new(store, index, fetcher, trigger, settings))

@@ -12,6 +12,7 @@ use piraeus::aws::{self, BucketLocation, TableLocation};
 use piraeus::config::{parse_duration, parse_upstream};
 use piraeus::fetch::go::DEFAULT_UPSTREAM;
 use piraeus::local::{self, LocalConfig};
+use piraeus::proxy::DownloadMode;
 
 /// Exit status for configuration the command cannot run with.
 const BAD_CONFIGURATION: u8 = 2;
@@ -102,6 +103,15 @@ struct ServeArgs {
     /// asked again. When upstream fails, older answers are still served.
     #[arg(long, env = "PIRAEUS_ANSWER_TTL", default_value = "60s", value_parser = parse_duration)]
     answer_ttl: Duration,
+    /// What a request for a version not stored yet gets: `sync` waits for the fetch; `async`
+    /// starts it and answers 404 at once, so `GOPROXY=piraeus,<next>` moves on meanwhile.
+    #[arg(long, env = "PIRAEUS_DOWNLOAD_MODE", default_value = "sync", value_parser = parse_download_mode)]
+    download_mode: DownloadMode,
+}
+
+fn parse_download_mode(text: &str) -> Result<DownloadMode, String> {
+    text.parse()
+        .map_err(|error: piraeus::Error| error.to_string())
 }
 
 fn main() -> ExitCode {
@@ -151,6 +161,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         fetch_timeout: args.fetch_timeout,
         max_concurrent_fetches: args.max_concurrent_fetches.into(),
         answer_ttl: args.answer_ttl,
+        download_mode: args.download_mode,
     };
     let proxy = local::build(&config).await.with_context(|| {
         format!(

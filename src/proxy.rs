@@ -66,13 +66,20 @@ impl Default for ProxySettings {
         Self {
             answer_ttl: Duration::from_secs(60),
             wait_timeout: Duration::from_secs(660),
-            lease_duration: Duration::from_secs(720),
+            lease_duration: lease_for(Duration::from_secs(600)),
             failure_ttl: Duration::from_secs(30),
             instance: default_instance_name(),
             download_mode: DownloadMode::Sync,
             redirect_zips_over: None,
         }
     }
+}
+
+/// The fetch lease for a given fetch timeout: long enough that a slow but live fetch, with
+/// its hashing and uploads after the go command ends, is never run twice; short enough that a
+/// crashed fetch is retried soon.
+pub fn lease_for(fetch_timeout: Duration) -> Duration {
+    fetch_timeout + (fetch_timeout / 4).clamp(Duration::from_secs(5), Duration::from_secs(60))
 }
 
 /// `hostname-pid`, unique enough among instances sharing one index.

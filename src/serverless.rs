@@ -23,7 +23,7 @@ use crate::fetch::{
 };
 use crate::index::{DynamoIndex, FetchFailure, Index, StoredVersion, VersionStatus};
 use crate::module_path::{check_module_path, check_query, check_version_for_path};
-use crate::proxy::{DownloadMode, Proxy, ProxySettings};
+use crate::proxy::{DownloadMode, Proxy, ProxySettings, lease_for};
 use crate::store::{BlobStore, S3Store};
 
 /// The fetch function's event.
@@ -304,7 +304,7 @@ impl FunctionConfig {
         ProxySettings {
             answer_ttl: self.answer_ttl,
             wait_timeout: self.wait_timeout,
-            lease_duration: self.fetch_timeout + Duration::from_secs(60),
+            lease_duration: lease_for(self.fetch_timeout),
             download_mode: self.download_mode,
             redirect_zips_over: Some(self.redirect_zips_over),
             instance: std::env::var("AWS_LAMBDA_LOG_STREAM_NAME")

@@ -1,5 +1,6 @@
 //! The AWS backends against moto_server through the real SDKs: the shared conformance suites,
-//! `piraeus provision`, and `piraeus serve` on S3 + DynamoDB, also as two processes at once.
+//! `piraeus provision`, and `piraeus serve` on S3 + DynamoDB, also as two processes at once and
+//! with a fetch killed mid-way.
 
 mod common;
 
@@ -7,8 +8,8 @@ use std::sync::Arc;
 
 use common::{Moto, Sandbox, assert_same_as_direct, invocations};
 use piraeus::aws;
-use piraeus::index::{self, DynamoIndex};
-use piraeus::store::{self, S3Store};
+use piraeus::index::{self, DynamoIndex, Index, VersionStatus};
+use piraeus::store::{self, BlobStore, S3Store};
 
 async fn sdk_config(moto: &Moto) -> aws_config::SdkConfig {
     common::emulated_sdk_config(&moto.endpoint).await
@@ -233,5 +234,109 @@ fn two_processes_over_one_bucket_and_table_fetch_each_version_once() {
         "one download across both processes\nfirst:\n{}\nsecond:\n{}",
         first.log(),
         second.log()
+    );
+}
+
+/// A `go` for the server that, the first time only, runs the real download and then hangs (at
+/// most 30 s, so it ends by itself), marking when it got there: the moment to kill the server.
+fn go_that_hangs_once(sandbox: &Sandbox) -> (std::path::PathBuf, std::path::PathBuf) {
+    let real_go = common::which("go");
+    let hanging = sandbox.path().join("go-hangs-here");
+    let shim = sandbox.path().join("go-hanging-once");
+    std::fs::write(
+        &shim,
+        format!(
+            "#!/bin/sh\nif [ \"$1\" = mod ] && [ ! -e '{hanging}' ]; then\n\
+             '{go}' \"$@\" >/dev/null\n  touch '{hanging}'\n  sleep 30\n  exit 1\nfi\n\
+             exec '{go}' \"$@\"\n",
+            hanging = hanging.display(),
+            go = real_go.display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&shim, std::fs::Permissions::from_mode(0o755)).unwrap();
+    (shim, hanging)
+}
+
+#[test]
+fn a_killed_fetch_leaves_nothing_visible_and_is_completed_after_its_lease_expires() {
+    let sandbox = Sandbox::new();
+    let moto = Moto::start();
+    provision(&sandbox, &moto);
+    let repo = sandbox.repo("crash.git");
+    repo.write("go.mod", "module example.test/crash.git\n\ngo 1.19\n")
+        .write("c.go", "package crash\n");
+    repo.commit("one");
+    repo.tag("v1.0.0");
+
+    let (hanging_go, hanging) = go_that_hangs_once(&sandbox);
+    let environment = moto.environment();
+    let backends = [
+        "--store",
+        "s3://piraeus-test/modules",
+        "--index",
+        "dynamodb://piraeus-test",
+        // A 4 s fetch timeout gives a 9 s lease (piraeus::proxy::lease_for).
+        "--fetch-timeout",
+        "4s",
+    ];
+    let mut arguments = backends.to_vec();
+    arguments.extend(["--go", hanging_go.to_str().unwrap()]);
+    let doomed = sandbox.start_server_with(&arguments, &environment);
+    let address = doomed.address.clone();
+    let request = std::thread::spawn(move || {
+        common::http_get(&address, "/example.test/crash.git/@v/v1.0.0.info")
+    });
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !hanging.exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the fetch never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    doomed.stop(); // SIGKILL, mid-fetch: the go download is done, nothing is stored yet.
+    let _ = request.join();
+    let killed_at = std::time::Instant::now();
+
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let (lease_expires, visible) = runtime.block_on(async {
+        let config = sdk_config(&moto).await;
+        let index = DynamoIndex::new(aws::dynamodb_client(&config), "piraeus-test");
+        let store = S3Store::new(aws::s3_client(&config), "piraeus-test", "modules");
+        let status = index
+            .version("example.test/crash.git", "v1.0.0")
+            .await
+            .unwrap();
+        let lease_expires = match status {
+            VersionStatus::Fetching { lease_expires, .. } => lease_expires,
+            other => panic!("the dead fetch still holds its lease: {other:?}"),
+        };
+        let mut visible = Vec::new();
+        for extension in ["info", "mod", "zip"] {
+            let key = format!("example.test/crash.git/@v/v1.0.0.{extension}");
+            if store.head(&key).await.unwrap().is_some() {
+                visible.push(key);
+            }
+        }
+        (lease_expires, visible)
+    });
+    assert!(visible.is_empty(), "partial version visible: {visible:?}");
+    let remaining_ms = lease_expires - piraeus::clock::now_millis();
+    assert!(remaining_ms > 1000, "the lease is still live at restart");
+
+    // A new process waits out the dead fetch's lease, then fetches it itself.
+    let survivor = sandbox.start_server_with(&backends, &environment);
+    let downloads = assert_same_as_direct(
+        &sandbox,
+        &survivor,
+        "crash",
+        &["example.test/crash.git@v1.0.0"],
+    );
+    assert!(downloads[0].error.is_empty(), "{}", downloads[0].error);
+    assert!(
+        killed_at.elapsed().as_millis() as i64 >= remaining_ms - 200,
+        "served only after the lease ran out ({remaining_ms} ms after the kill)"
     );
 }
