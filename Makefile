@@ -32,8 +32,10 @@ export SAM_CLI_TELEMETRY := 0
 # aarch64-unknown-linux-gnu and an aarch64 linker (Debian: gcc-aarch64-linux-gnu).
 LAMBDA_COMPILER ?= $(if $(shell command -v zig 2>/dev/null),zig,cargo)
 export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER ?= aarch64-linux-gnu-gcc
-# The Go toolchain packaged into the fetch function's layer (infra/layer/build.sh).
-GO_VERSION ?= 1.23.4
+# The Go toolchain in the fetch function's layer is pinned, with its checksum, in
+# infra/layer/build.sh; another version needs both: make layer GO_VERSION=... GO_SHA256=...
+GO_VERSION ?=
+GO_SHA256 ?=
 
 # Runs a command as root: directly when we are root, through sudo when it exists.
 ifeq ($(shell id -u),0)
@@ -117,7 +119,7 @@ build: deps-python ## Build the three Lambda functions for arm64 (target/lambda/
 		--bin piraeus-serve --bin piraeus-fetch --bin piraeus-prefetch
 
 layer: ## Package the pinned Go (GO_VERSION) and git as the fetch function's layer (network, docker)
-	GO_VERSION=$(GO_VERSION) bash infra/layer/build.sh
+	$(if $(GO_VERSION),GO_VERSION=$(GO_VERSION) GO_SHA256=$(GO_SHA256),) bash infra/layer/build.sh
 
 deploy: deps-python ## sam build + sam deploy (first time: make deploy GUIDED=1); builds the layer if missing
 	@if [ ! -x build/layer/go/bin/go ]; then $(MAKE) layer; fi

@@ -404,11 +404,6 @@ pub fn artifact_key(module: &str, version: &str, kind: ArtifactKind) -> String {
     )
 }
 
-/// Where a module's version list is stored: `{escape(module)}/@v/list`.
-pub fn list_key(module: &str) -> String {
-    format!("{}/@v/list", escape(module))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1038,10 +1033,6 @@ mod tests {
         assert_eq!(
             artifact_key("rsc.io/quote/v3", "v3.1.0", ArtifactKind::Zip),
             "rsc.io/quote/v3/@v/v3.1.0.zip"
-        );
-        assert_eq!(
-            list_key("github.com/Azure/go-autorest"),
-            "github.com/!azure/go-autorest/@v/list"
         );
     }
 }

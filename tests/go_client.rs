@@ -2,6 +2,7 @@
 //! runs twice: against `piraeus serve` (module `local`) and against the serverless stack of
 //! `make stack`, the functions under the Lambda emulator over moto (module `serverless`).
 
+#[macro_use]
 mod common;
 
 use common::{Deployment, Sandbox, assert_same_as_direct, incompressible_bytes};
@@ -475,18 +476,6 @@ fn module_that_does_not_exist(deployment: Deployment) {
         String::from_utf8_lossy(&output.stdout).contains("disabled by GOPROXY=off"),
         "fell back past piraeus"
     );
-}
-
-/// Each case as a test of both deployments.
-macro_rules! on_both_deployments {
-    ($($case:ident),* $(,)?) => {
-        mod local {
-            $(#[test] fn $case() { super::$case(super::Deployment::Local) })*
-        }
-        mod serverless {
-            $(#[test] fn $case() { super::$case(super::Deployment::Serverless) })*
-        }
-    };
 }
 
 on_both_deployments!(

@@ -1,6 +1,7 @@
 //! The prefetch API and the asynchronous download mode: through the serverless stack of
 //! `make stack` (prefetch and fetch functions under the Lambda emulator) and `piraeus serve`.
 
+#[macro_use]
 mod common;
 
 use common::{Deployment, Sandbox};
@@ -162,18 +163,6 @@ fn prefetch_takes_a_json_list_and_a_go_mod(deployment: Deployment) {
         response.header("content-type"),
         Some("text/plain; charset=utf-8")
     );
-}
-
-/// Each case against both deployments.
-macro_rules! on_both_deployments {
-    ($($case:ident),* $(,)?) => {
-        mod local {
-            $(#[test] fn $case() { super::$case(super::Deployment::Local) })*
-        }
-        mod serverless {
-            $(#[test] fn $case() { super::$case(super::Deployment::Serverless) })*
-        }
-    };
 }
 
 on_both_deployments!(

@@ -9,6 +9,19 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+/// Defines each case (a `fn(Deployment)`) as two tests: `local::case` and `serverless::case`.
+#[macro_export]
+macro_rules! on_both_deployments {
+    ($($case:ident),* $(,)?) => {
+        mod local {
+            $(#[test] fn $case() { super::$case(super::common::Deployment::Local) })*
+        }
+        mod serverless {
+            $(#[test] fn $case() { super::$case(super::common::Deployment::Serverless) })*
+        }
+    };
+}
+
 pub struct Sandbox {
     pub root: tempfile::TempDir,
 }
