@@ -123,7 +123,7 @@ layer: ## Package the pinned Go (GO_VERSION) and git as the fetch function's lay
 
 deploy: deps-python ## sam build + sam deploy (first time: make deploy GUIDED=1); builds the layer if missing
 	@if [ ! -x build/layer/go/bin/go ]; then $(MAKE) layer; fi
-	$(SAM) build --beta-features
+	PATH="$(PIRAEUS_VENV)/bin:$$PATH" CARGO_LAMBDA_COMPILER=$(LAMBDA_COMPILER) $(SAM) build --beta-features
 	$(SAM) deploy $(if $(GUIDED),--guided,)
 
 stack: deps ## Run the serverless stack locally (moto + cargo lambda watch); prints GOPROXY=...
