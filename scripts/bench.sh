@@ -36,7 +36,7 @@ need git "apt-get install -y git (or: make deps)"
 need timeout "apt-get install -y coreutils"
 
 echo "bench: building the release binary" >&2
-cargo build --release --quiet
+cargo build --release --quiet --bin piraeus
 BIN=$REPO_ROOT/target/release/piraeus
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/piraeus-bench.XXXXXX")
