@@ -11,8 +11,15 @@ use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
 
+/// [`hash_zip_file`] on the blocking thread pool, for async callers.
+pub async fn hash_zip_file_off_thread(path: std::path::PathBuf) -> Result<String> {
+    tokio::task::spawn_blocking(move || hash_zip_file(&path))
+        .await
+        .map_err(|e| Error::Storage(format!("hashing task failed: {e}")))?
+}
+
 /// `h1:` of a module zip, read entry by entry from disk: the zip is never held in memory.
-/// Blocking; call it from `spawn_blocking`.
+/// Blocking; async code calls [`hash_zip_file_off_thread`].
 pub fn hash_zip_file(path: &Path) -> Result<String> {
     let file = File::open(path).map_err(|e| Error::storage(path.display(), e))?;
     let mut archive = zip::ZipArchive::new(io::BufReader::new(file))

@@ -17,6 +17,7 @@ pub mod fetch;
 pub mod http;
 pub mod index;
 pub mod local;
+pub mod logging;
 pub mod metrics;
 pub mod module_path;
 pub mod prefetch;

@@ -7,11 +7,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Parser, Subcommand};
 use piraeus::aws::{self, BucketLocation, TableLocation};
 use piraeus::config::{parse_duration, parse_upstream};
 use piraeus::fetch::go::DEFAULT_UPSTREAM;
 use piraeus::local::{self, LocalConfig};
+use piraeus::logging::{self, LogFormat};
 use piraeus::proxy::DownloadMode;
 
 /// Exit status for configuration the command cannot run with.
@@ -29,12 +30,6 @@ struct Cli {
     log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-enum LogFormat {
-    Human,
-    Json,
 }
 
 #[derive(Subcommand)]
@@ -116,7 +111,7 @@ fn parse_download_mode(text: &str) -> Result<DownloadMode, String> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.log_format);
+    logging::init(cli.log_format);
     let runtime = tokio::runtime::Runtime::new().expect("the tokio runtime starts");
     let result = match cli.command {
         Command::Serve(args) => runtime.block_on(serve(args)),
@@ -129,25 +124,6 @@ fn main() -> ExitCode {
             eprintln!("piraeus: {error:#}");
             ExitCode::from(BAD_CONFIGURATION)
         }
-    }
-}
-
-fn init_logging(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("PIRAEUS_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    // Colour only for a terminal: log files and pipes get plain text.
-    let colours = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(colours);
-    match format {
-        LogFormat::Human => builder.init(),
-        LogFormat::Json => builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(false)
-            .init(),
     }
 }
 

@@ -165,14 +165,6 @@ impl Proxy {
         }
     }
 
-    pub fn store(&self) -> &Arc<dyn BlobStore> {
-        &self.store
-    }
-
-    pub fn index(&self) -> &Arc<dyn Index> {
-        &self.index
-    }
-
     /// Storage and index are reachable.
     pub async fn check(&self) -> Result<()> {
         self.store.check().await?;

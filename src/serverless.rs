@@ -6,6 +6,7 @@
 //! - [`FetchHandler`]: what the fetch function does with each event.
 //! - [`FunctionConfig`]: the functions' settings, read from their environment.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -247,9 +248,11 @@ pub struct FunctionConfig {
     /// `PIRAEUS_UPSTREAM`: the GOPROXY the fetch function downloads through.
     pub upstream: String,
     /// `PIRAEUS_GO`: the go command (from the toolchain layer on AWS).
-    pub go_binary: String,
+    pub go_binary: PathBuf,
     /// `PIRAEUS_SCRATCH_DIR`: where downloads are unpacked (Lambda's /tmp).
-    pub scratch_dir: String,
+    pub scratch_dir: PathBuf,
+    /// Names this execution environment in fetch leases (its log stream, which is unique).
+    pub instance: String,
 }
 
 /// A buffered Lambda response carries at most 6 MB, base64 inflates binary by 4/3, and the
@@ -295,8 +298,12 @@ impl FunctionConfig {
                 &get("PIRAEUS_UPSTREAM").unwrap_or_else(|| DEFAULT_UPSTREAM.to_string()),
             )
             .map_err(|error| setting("PIRAEUS_UPSTREAM", error))?,
-            go_binary: get("PIRAEUS_GO").unwrap_or_else(|| "go".to_string()),
-            scratch_dir: get("PIRAEUS_SCRATCH_DIR").unwrap_or_else(|| "/tmp/piraeus".to_string()),
+            go_binary: get("PIRAEUS_GO").unwrap_or_else(|| "go".into()).into(),
+            scratch_dir: get("PIRAEUS_SCRATCH_DIR")
+                .unwrap_or_else(|| "/tmp/piraeus".into())
+                .into(),
+            instance: get("AWS_LAMBDA_LOG_STREAM_NAME")
+                .unwrap_or_else(crate::proxy::default_instance_name),
         })
     }
 
@@ -307,32 +314,20 @@ impl FunctionConfig {
             lease_duration: lease_for(self.fetch_timeout),
             download_mode: self.download_mode,
             redirect_zips_over: Some(self.redirect_zips_over),
-            instance: std::env::var("AWS_LAMBDA_LOG_STREAM_NAME")
-                .unwrap_or_else(|_| crate::proxy::default_instance_name()),
+            instance: self.instance.clone(),
             ..ProxySettings::default()
         }
     }
 }
 
 /// JSON logs on stderr and metrics on stdout, as CloudWatch Logs expects from a function.
-/// `PIRAEUS_LOG` filters like `RUST_LOG` (default `info`).
 pub fn init_function_logging() {
     crate::metrics::enable();
-    let filter = tracing_subscriber::EnvFilter::try_from_env("PIRAEUS_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .json()
-        .flatten_event(true)
-        .with_current_span(false)
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(false)
-        .without_time()
-        .init();
+    crate::logging::init(crate::logging::LogFormat::Json);
 }
 
 /// The store and index every function shares.
-async fn backends(
+fn backends(
     config: &FunctionConfig,
     sdk: &aws_config::SdkConfig,
 ) -> (Arc<dyn BlobStore>, Arc<dyn Index>) {
@@ -353,7 +348,7 @@ pub async fn build_proxy(config: &FunctionConfig) -> Result<Proxy> {
         .clone()
         .ok_or_else(|| Error::Invalid("PIRAEUS_FETCH_FUNCTION must be set".into()))?;
     let sdk = aws::sdk_config().await;
-    let (store, index) = backends(config, &sdk).await;
+    let (store, index) = backends(config, &sdk);
     let fetch = Arc::new(LambdaFetchClient::new(
         aws_sdk_lambda::Client::new(&sdk),
         function,
@@ -370,14 +365,14 @@ pub async fn build_proxy(config: &FunctionConfig) -> Result<Proxy> {
 /// The fetch function's handler: the Go toolchain over S3 and DynamoDB.
 pub async fn build_fetch_handler(config: &FunctionConfig) -> Result<FetchHandler> {
     let sdk = aws::sdk_config().await;
-    let (store, index) = backends(config, &sdk).await;
+    let (store, index) = backends(config, &sdk);
     let toolchain = Arc::new(GoToolchain::new(GoToolchainConfig {
-        go_binary: config.go_binary.clone().into(),
+        go_binary: config.go_binary.clone(),
         upstream: config.upstream.clone(),
         timeout: config.fetch_timeout,
-        scratch_dir: config.scratch_dir.clone().into(),
-        // One event at a time per execution environment; Lambda scales out, not up.
-        max_concurrent: 2,
+        scratch_dir: config.scratch_dir.clone(),
+        // An execution environment handles one event at a time; Lambda scales out, not up.
+        max_concurrent: 1,
     })?);
     let ingester = Ingester::new(store, index.clone(), toolchain.clone());
     Ok(FetchHandler::new(ingester, index, toolchain))

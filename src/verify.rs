@@ -3,7 +3,7 @@
 
 use crate::checksum;
 use crate::error::{Error, Result};
-use crate::fetch::ingest::{copy_blob_to_file, read_blob};
+use crate::fetch::ingest::{hash_stored_zip, read_blob};
 use crate::index::{FeedCursor, Index, StoredVersion};
 use crate::module_path::{ArtifactKind, artifact_key};
 use crate::store::BlobStore;
@@ -45,28 +45,11 @@ pub async fn verify_one(store: &dyn BlobStore, record: &StoredVersion) -> Result
     let mut problems = Vec::new();
     let (module, version) = (record.module.as_str(), record.version.as_str());
 
-    let scratch = tempfile::tempdir().map_err(|e| Error::storage("temporary directory", e))?;
-    let zip_path = scratch.path().join("verify.zip");
-    match copy_blob_to_file(
-        store,
-        &artifact_key(module, version, ArtifactKind::Zip),
-        &zip_path,
-    )
-    .await
-    {
-        Ok(_) => {
-            let hash = tokio::task::spawn_blocking(move || checksum::hash_zip_file(&zip_path))
-                .await
-                .map_err(|e| Error::Storage(format!("hashing task failed: {e}")))?;
-            match hash {
-                Ok(hash) if hash == record.zip_hash => {}
-                Ok(hash) => {
-                    problems.push(format!("zip hash {hash} != recorded {}", record.zip_hash))
-                }
-                Err(error) => problems.push(format!("zip unreadable: {error}")),
-            }
-        }
+    match hash_stored_zip(store, &artifact_key(module, version, ArtifactKind::Zip)).await {
+        Ok((hash, _)) if hash == record.zip_hash => {}
+        Ok((hash, _)) => problems.push(format!("zip hash {hash} != recorded {}", record.zip_hash)),
         Err(Error::NotFound(_)) => problems.push("zip missing".to_string()),
+        Err(Error::Conflict(error)) => problems.push(format!("zip unreadable: {error}")),
         Err(error) => return Err(error),
     }
     match read_blob(store, &artifact_key(module, version, ArtifactKind::Mod)).await {

@@ -135,12 +135,10 @@ fn serve_on_s3_and_dynamodb_matches_direct() {
     let sandbox = Sandbox::new();
     let moto = Moto::start();
     provision(&sandbox, &moto);
-    let repo = sandbox.repo("cloud.git");
-    repo.write("go.mod", "module example.test/cloud.git\n\ngo 1.19\n")
-        .write("c.go", "package cloud\n");
+    let repo = sandbox.module("cloud.git");
     repo.commit("one");
     repo.tag("v1.0.0-RC1");
-    repo.write("c.go", "package cloud\n\nconst Two = 2\n");
+    repo.write("cloud.go", "package cloud\n\nconst Two = 2\n");
     repo.commit("two");
     repo.tag("v1.0.0");
 
@@ -180,9 +178,7 @@ fn two_processes_over_one_bucket_and_table_fetch_each_version_once() {
     let sandbox = Sandbox::new();
     let moto = Moto::start();
     provision(&sandbox, &moto);
-    let repo = sandbox.repo("shared.git");
-    repo.write("go.mod", "module example.test/shared.git\n\ngo 1.19\n")
-        .write("s.go", "package shared\n");
+    let repo = sandbox.module("shared.git");
     repo.commit("one");
     repo.tag("v1.0.0");
 
@@ -264,9 +260,7 @@ fn a_killed_fetch_leaves_nothing_visible_and_is_completed_after_its_lease_expire
     let sandbox = Sandbox::new();
     let moto = Moto::start();
     provision(&sandbox, &moto);
-    let repo = sandbox.repo("crash.git");
-    repo.write("go.mod", "module example.test/crash.git\n\ngo 1.19\n")
-        .write("c.go", "package crash\n");
+    let repo = sandbox.module("crash.git");
     repo.commit("one");
     repo.tag("v1.0.0");
 

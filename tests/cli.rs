@@ -119,9 +119,7 @@ fn help_explains_every_flag_and_its_environment_variable() {
 #[test]
 fn environment_variables_configure_serve_and_json_logs_have_one_line_per_request() {
     let sandbox = Sandbox::new();
-    let repo = sandbox.repo("logged.git");
-    repo.write("go.mod", "module example.test/logged.git\n")
-        .write("l.go", "package logged\n");
+    let repo = sandbox.module("logged.git");
     repo.commit("one");
     repo.tag("v0.1.0");
     let server = sandbox.start_server_with(&[], &[("PIRAEUS_LOG_FORMAT", "json")]);

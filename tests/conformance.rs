@@ -47,30 +47,6 @@ async fn sqlite_index_shared_by_two_connections_conforms() {
     index::conformance::run(Arc::new(second.clone())).await;
 
     // Claims racing through both connections at once: still exactly one lease.
-    let claims: Vec<_> = (0..16)
-        .map(|claimant| {
-            let handle: Arc<dyn Index> = if claimant % 2 == 0 {
-                Arc::new(first.clone())
-            } else {
-                Arc::new(second.clone())
-            };
-            tokio::spawn(async move {
-                handle
-                    .claim_fetch(
-                        "shared.test/m",
-                        "v1.0.0",
-                        &format!("claimant{claimant}"),
-                        9_000,
-                        1_000,
-                    )
-                    .await
-                    .unwrap()
-            })
-        })
-        .collect();
-    let mut winners = 0;
-    for claim in claims {
-        winners += usize::from(claim.await.unwrap());
-    }
-    assert_eq!(winners, 1, "one lease across two connections to one file");
+    let handles: [Arc<dyn Index>; 2] = [Arc::new(first), Arc::new(second)];
+    index::conformance::claims_race_to_one_winner(&handles, "shared.test/m", "v1.0.0").await;
 }

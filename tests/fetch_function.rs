@@ -21,9 +21,7 @@ fn invoke(server: &common::Server, event: &Value) -> Value {
 #[test]
 fn duplicate_and_retried_download_events_store_one_version() {
     let sandbox = Sandbox::new();
-    let repo = sandbox.repo("events.git");
-    repo.write("go.mod", "module example.test/events.git\n\ngo 1.19\n")
-        .write("e.go", "package events\n");
+    let repo = sandbox.module("events.git");
     repo.commit("one");
     repo.tag("v1.0.0");
     let server = sandbox.start_stack(&[]);

@@ -5,11 +5,7 @@
 #[macro_use]
 mod common;
 
-use common::{Deployment, Sandbox, assert_same_as_direct, incompressible_bytes};
-
-fn go_mod(module: &str) -> String {
-    format!("module {module}\n\ngo 1.19\n")
-}
+use common::{Deployment, Sandbox, assert_same_as_direct, go_mod, incompressible_bytes};
 
 fn tags_prereleases_branches_and_commit_prefixes(deployment: Deployment) {
     let sandbox = Sandbox::new();
@@ -461,6 +457,12 @@ fn module_that_does_not_exist(deployment: Deployment) {
         assert!(
             !response.text().contains(".piraeus"),
             "server paths are scrubbed: {}",
+            response.text()
+        );
+        // The serverless stack's fetch scratch space lives under piraeus-stack.*/fetch.
+        assert!(
+            !response.text().contains("piraeus-stack."),
+            "the fetch function's paths are scrubbed: {}",
             response.text()
         );
     }

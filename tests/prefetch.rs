@@ -9,18 +9,13 @@ use serde_json::Value;
 
 /// Two modules, three versions; returns the go.sum lines a direct download produces.
 fn modules_and_their_go_sum(sandbox: &Sandbox) -> Vec<String> {
-    let alpha = sandbox.repo("alpha.git");
-    alpha
-        .write("go.mod", "module example.test/alpha.git\n\ngo 1.19\n")
-        .write("a.go", "package alpha\n");
+    let alpha = sandbox.module("alpha.git");
     alpha.commit("one");
     alpha.tag("v1.0.0");
-    alpha.write("a.go", "package alpha\n\nconst Two = 2\n");
+    alpha.write("alpha.go", "package alpha\n\nconst Two = 2\n");
     alpha.commit("two");
     alpha.tag("v1.1.0");
-    let beta = sandbox.repo("beta.git");
-    beta.write("go.mod", "module example.test/beta.git\n\ngo 1.19\n")
-        .write("b.go", "package beta\n");
+    let beta = sandbox.module("beta.git");
     beta.commit("one");
     beta.tag("v0.1.0");
 

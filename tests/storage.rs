@@ -5,12 +5,10 @@ mod common;
 use common::{Sandbox, invocations};
 
 fn tagged_repo(sandbox: &Sandbox) -> common::Repo {
-    let repo = sandbox.repo("pinned.git");
-    repo.write("go.mod", "module example.test/pinned.git\n\ngo 1.19\n")
-        .write("p.go", "package pinned\n");
+    let repo = sandbox.module("pinned.git");
     repo.commit("one");
     repo.tag("v1.0.0");
-    repo.write("p.go", "package pinned\n\nconst Two = 2\n");
+    repo.write("pinned.go", "package pinned\n\nconst Two = 2\n");
     repo.commit("two");
     repo.tag("v1.1.0");
     repo
@@ -34,7 +32,7 @@ fn cached_versions_survive_force_pushed_tags_and_deleted_repositories() {
     );
 
     // Someone moves v1.0.0 to different code upstream.
-    repo.write("p.go", "package pinned\n\nconst Rewritten = true\n");
+    repo.write("pinned.go", "package pinned\n\nconst Rewritten = true\n");
     repo.commit("rewrite history");
     repo.git(&["tag", "-f", "v1.0.0"]);
     let moved = sandbox

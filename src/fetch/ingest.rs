@@ -5,7 +5,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use tokio::io::AsyncReadExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::{Download, Fetcher};
 use crate::checksum;
@@ -78,10 +78,7 @@ impl Ingester {
                 download.version
             )));
         }
-        let zip_path = download.zip.clone();
-        let zip_hash = tokio::task::spawn_blocking(move || checksum::hash_zip_file(&zip_path))
-            .await
-            .map_err(|e| Error::Storage(format!("hashing task failed: {e}")))??;
+        let zip_hash = checksum::hash_zip_file_off_thread(download.zip.clone()).await?;
         let go_mod = read_small_file(&download.go_mod).await?;
         let info = read_small_file(&download.info).await?;
         let mod_hash = checksum::hash_go_mod(&go_mod);
@@ -140,12 +137,7 @@ impl Ingester {
     /// A zip was already stored (an earlier fetch whose index write was lost, or another
     /// instance that won the race): what is stored wins, so record its hash, not the new one's.
     async fn existing_zip(&self, key: &str, fetched_hash: &str) -> Result<(String, u64)> {
-        let scratch = tempfile::tempdir().map_err(|e| Error::storage("temporary directory", e))?;
-        let path = scratch.path().join("stored.zip");
-        let size = copy_blob_to_file(self.store.as_ref(), key, &path).await?;
-        let stored_hash = tokio::task::spawn_blocking(move || checksum::hash_zip_file(&path))
-            .await
-            .map_err(|e| Error::Storage(format!("hashing task failed: {e}")))??;
+        let (stored_hash, size) = hash_stored_zip(self.store.as_ref(), key).await?;
         if stored_hash != fetched_hash {
             tracing::warn!(key, %stored_hash, %fetched_hash, "upstream changed a stored version; keeping the stored zip");
         }
@@ -201,14 +193,23 @@ pub async fn read_blob(store: &dyn BlobStore, key: &str) -> Result<Bytes> {
     Ok(contents.into())
 }
 
-/// Streams a stored blob into a local file (zips are hashed from disk, never from memory).
-pub async fn copy_blob_to_file(store: &dyn BlobStore, key: &str, path: &Path) -> Result<u64> {
+/// `h1:` and size of a stored zip: streamed to a scratch file and hashed from disk, never held
+/// in memory. `NotFound` when it is absent, `Conflict` when it is not a valid zip.
+pub async fn hash_stored_zip(store: &dyn BlobStore, key: &str) -> Result<(String, u64)> {
+    let scratch = tempfile::tempdir().map_err(|e| Error::storage("temporary directory", e))?;
+    let path = scratch.path().join("stored.zip");
     let mut blob = store.get(key).await?;
-    let mut file = tokio::fs::File::create(path)
+    let mut file = tokio::fs::File::create(&path)
         .await
         .map_err(|e| Error::storage(path.display(), e))?;
-    let copied = tokio::io::copy(&mut blob.body, &mut file)
+    let size = tokio::io::copy(&mut blob.body, &mut file)
         .await
         .map_err(|e| Error::storage(key, e))?;
-    Ok(copied)
+    // The hashing thread opens the file anew: every byte must have reached it first.
+    file.flush()
+        .await
+        .map_err(|e| Error::storage(path.display(), e))?;
+    drop(file);
+    let hash = checksum::hash_zip_file_off_thread(path).await?;
+    Ok((hash, size))
 }

@@ -201,30 +201,30 @@ async fn artifact(
     kind: ArtifactKind,
 ) -> Result<Reply, Error> {
     let Served { value, outcome } = proxy.artifact(module, version, kind).await?;
-    let (body, cache_control) = match value {
-        Artifact::Blob(blob) => (ReplyBody::Blob(blob), IMMUTABLE),
+    let reply = match value {
+        Artifact::Blob(blob) => Reply {
+            body: ReplyBody::Blob(blob),
+            content_type: kind.content_type(),
+            cache_control: IMMUTABLE,
+            outcome,
+        },
         // The URL expires; the next request (from S3 through CloudFront) gets the zip itself.
-        Artifact::Redirect(url) => (ReplyBody::Redirect(url), NO_STORE),
+        Artifact::Redirect(url) => Reply {
+            body: ReplyBody::Redirect(HeaderValue::try_from(url).map_err(|_| {
+                Error::Storage("the store produced an unusable presigned URL".into())
+            })?),
+            content_type: TEXT,
+            cache_control: NO_STORE,
+            outcome,
+        },
     };
-    Ok(Reply {
-        body,
-        content_type: kind.content_type(),
-        cache_control,
-        outcome,
-    })
+    Ok(reply)
 }
 
 /// `POST /prefetch[?wait=DURATION]`: a JSON array of `module@version`, a go.sum or a go.mod.
 /// Answers 202 while fetches run, 200 when all settled, 409 when a stored sum differs from a
 /// go.sum line, 400 when nothing could be accepted; the JSON report has every line's fate.
 async fn prefetch(State(proxy): State<Arc<Proxy>>, uri: Uri, body: Bytes) -> Response {
-    let with_facts = |mut response: Response| {
-        response.extensions_mut().insert(RequestFacts {
-            route: "prefetch",
-            outcome: None,
-        });
-        response
-    };
     let wait = match prefetch_wait(uri.query().unwrap_or_default()) {
         Ok(wait) => wait,
         Err(error) => return error_response(&error, "prefetch"),
@@ -258,14 +258,17 @@ async fn prefetch(State(proxy): State<Arc<Proxy>>, uri: Uri, body: Bytes) -> Res
     } else {
         StatusCode::OK
     };
-    with_facts(
-        (
-            status,
-            [(header::CACHE_CONTROL, NO_STORE)],
-            axum::Json(report),
-        )
-            .into_response(),
+    let mut response = (
+        status,
+        [(header::CACHE_CONTROL, NO_STORE)],
+        axum::Json(report),
     )
+        .into_response();
+    response.extensions_mut().insert(RequestFacts {
+        route: "prefetch",
+        outcome: None,
+    });
+    response
 }
 
 /// The `wait` query parameter: how long to wait for the fetches, `0` (the default) for none.
@@ -295,7 +298,7 @@ enum ReplyBody {
     /// Streamed from storage, never read whole.
     Blob(Blob),
     /// Too large to answer here: a `307` to a presigned URL.
-    Redirect(String),
+    Redirect(HeaderValue),
 }
 
 impl Reply {
@@ -330,15 +333,8 @@ impl Reply {
         };
         let body = if head_only { Body::empty() } else { body };
         let mut response = Response::new(body);
-        let headers = response.headers_mut();
         if let Some(location) = location {
-            let Ok(location) = HeaderValue::try_from(location) else {
-                return error_response(
-                    &Error::Storage("the store produced an unusable presigned URL".into()),
-                    route,
-                );
-            };
-            headers.insert(header::LOCATION, location);
+            response.headers_mut().insert(header::LOCATION, location);
             *response.status_mut() = StatusCode::TEMPORARY_REDIRECT;
         }
         let headers = response.headers_mut();

@@ -34,10 +34,6 @@ impl S3Store {
         }
     }
 
-    pub fn bucket(&self) -> &str {
-        &self.bucket
-    }
-
     fn object_key(&self, key: &str) -> Result<String> {
         check_key(key)?;
         Ok(format!("{}{key}", self.prefix))

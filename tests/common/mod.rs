@@ -71,6 +71,21 @@ impl Sandbox {
         repo
     }
 
+    /// The repository of module `example.test/{name}` with its go.mod and one Go file,
+    /// `{package}.go` (the package named after the repository), ready to commit and tag.
+    pub fn module(&self, name: &str) -> Repo {
+        let package: String = name
+            .trim_end_matches(".git")
+            .chars()
+            .filter(char::is_ascii_alphanumeric)
+            .collect::<String>()
+            .to_lowercase();
+        let repo = self.repo(name);
+        repo.write("go.mod", go_mod(&format!("example.test/{name}")))
+            .write(&format!("{package}.go"), format!("package {package}\n"));
+        repo
+    }
+
     /// A go client with its own empty module cache.
     pub fn client(&self, name: &str, goproxy: &str) -> GoClient {
         let dir = self.path().join("clients").join(name);
@@ -225,6 +240,11 @@ impl Sandbox {
         std::fs::set_permissions(&shim, std::fs::Permissions::from_mode(0o755)).unwrap();
         (shim, counter)
     }
+}
+
+/// A go.mod declaring `module`.
+pub fn go_mod(module: &str) -> String {
+    format!("module {module}\n\ngo 1.19\n")
 }
 
 pub fn invocations(counter: &Path, containing: &str) -> usize {
