@@ -81,6 +81,7 @@ fn duplicate_and_retried_download_events_store_one_version() {
     ] {
         let reply = invoke(&server, &event);
         assert_eq!(reply["outcome"], "failed", "{reply:#}");
+        assert_eq!(reply["kind"], "invalid", "{reply:#}");
         assert!(
             reply["message"].as_str().unwrap().contains("invalid"),
             "{reply:#}"

@@ -46,6 +46,8 @@ pub enum FailureKind {
     NotFound,
     Gone,
     Upstream,
+    /// The request itself was refused (an event the fetch function will not run).
+    Invalid,
 }
 
 impl FailureKind {
@@ -54,6 +56,7 @@ impl FailureKind {
             FailureKind::NotFound => "not_found",
             FailureKind::Gone => "gone",
             FailureKind::Upstream => "upstream",
+            FailureKind::Invalid => "invalid",
         }
     }
 
@@ -62,6 +65,7 @@ impl FailureKind {
             FailureKind::NotFound,
             FailureKind::Gone,
             FailureKind::Upstream,
+            FailureKind::Invalid,
         ]
         .into_iter()
         .find(|kind| kind.as_str() == text)
@@ -75,6 +79,7 @@ impl FetchFailure {
             Error::NotFound(message) => (FailureKind::NotFound, message.clone()),
             Error::Gone(message) => (FailureKind::Gone, message.clone()),
             Error::Upstream(message) => (FailureKind::Upstream, message.clone()),
+            Error::Invalid(message) => (FailureKind::Invalid, message.clone()),
             other => (FailureKind::Upstream, other.to_string()),
         };
         Self { kind, message }
@@ -85,6 +90,7 @@ impl FetchFailure {
             FailureKind::NotFound => Error::NotFound(self.message.clone()),
             FailureKind::Gone => Error::Gone(self.message.clone()),
             FailureKind::Upstream => Error::Upstream(self.message.clone()),
+            FailureKind::Invalid => Error::Invalid(self.message.clone()),
         }
     }
 }
