@@ -12,7 +12,8 @@
 # (PIRAEUS_DOWNLOAD_MODE, PIRAEUS_WAIT_TIMEOUT, PIRAEUS_GO, ...).
 #
 # Settings: STACK_PORT (emulator, default 9000), STACK_MOTO_PORT (default 5055),
-# PIRAEUS_MOTO_SERVER and PIRAEUS_CARGO_LAMBDA (the tools, default from .venv).
+# PIRAEUS_MOTO_SERVER and PIRAEUS_CARGO_LAMBDA (the tools, default from .venv), PIRAEUS_BIN (a
+# `piraeus` binary to provision with; built when unset).
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -77,7 +78,15 @@ EOF
 }
 
 echo "stack: building the functions" >&2
-"$cargo" build --quiet --bin piraeus --bin piraeus-serve --bin piraeus-fetch --bin piraeus-prefetch >&2
+# Exactly what `cargo run --bin <function>` builds (the functions' package alone, so the same
+# features), which makes the emulator's own builds no-ops. `piraeus` is another package with
+# other features (SQLite, clap): built on its own, unless the caller has one.
+"$cargo" build --quiet --bin piraeus-serve --bin piraeus-fetch --bin piraeus-prefetch >&2
+piraeus=${PIRAEUS_BIN:-}
+if [ -z "$piraeus" ]; then
+    "$cargo" build --quiet --bin piraeus >&2
+    piraeus=$root/target/debug/piraeus
+fi
 
 setsid "$moto_server" -H 127.0.0.1 -p "$moto_port" >"$scratch/moto.log" 2>&1 &
 pids+=($!)
@@ -90,10 +99,10 @@ export AWS_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
 export PIRAEUS_STORE="s3://$resources" PIRAEUS_INDEX="dynamodb://$resources"
 export PIRAEUS_FETCH_FUNCTION=piraeus-fetch
 export PIRAEUS_SCRATCH_DIR="$scratch/fetch"
-"$root/target/debug/piraeus" provision --store "$PIRAEUS_STORE" --index "$PIRAEUS_INDEX" >&2
+"$piraeus" provision --store "$PIRAEUS_STORE" --index "$PIRAEUS_INDEX" >&2
 
-# Function instances are started with `cargo run --bin <function>` by the emulator; the build
-# above makes that a no-op. --ignore-changes: no rebuilds while the stack runs.
+# Function instances are started with `cargo run --bin <function>` by the emulator; the first
+# build above makes that a no-op. --ignore-changes: no rebuilds while the stack runs.
 setsid "$cargo_lambda" lambda watch --invoke-address 127.0.0.1 --invoke-port "$port" \
     --ignore-changes --concurrency "$concurrency" >"$scratch/watch.log" 2>&1 &
 pids+=($!)

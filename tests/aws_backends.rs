@@ -2,28 +2,28 @@
 //! `piraeus provision`, and `piraeus serve` on S3 + DynamoDB, also as two processes at once and
 //! with a fetch killed mid-way.
 
-mod common;
-
 use std::sync::Arc;
 
-use common::{Moto, Sandbox, assert_same_as_direct, invocations};
-use piraeus::aws;
-use piraeus::index::{self, DynamoIndex, Index, VersionStatus};
-use piraeus::store::{self, BlobStore, S3Store};
+use crate::common::{Moto, Sandbox, assert_same_as_direct, invocations};
+use piraeus_aws::dynamodb::DynamoIndex;
+use piraeus_aws::s3::S3Store;
+use piraeus_aws::sdk;
+use piraeus_core::index::{self, Index, VersionStatus};
+use piraeus_core::store::{self, BlobStore};
 
 async fn sdk_config(moto: &Moto) -> aws_config::SdkConfig {
-    common::emulated_sdk_config(&moto.endpoint).await
+    crate::common::emulated_sdk_config(&moto.endpoint).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn s3_store_conforms_with_and_without_prefix() {
     let moto = Moto::start();
     let config = sdk_config(&moto).await;
-    let client = aws::s3_client(&config);
-    aws::provision_bucket(&client, "conformance-bucket", Some("us-east-1"))
+    let client = sdk::s3_client(&config);
+    piraeus_aws::provision::bucket(&client, "conformance-bucket", Some("us-east-1"))
         .await
         .unwrap();
-    aws::provision_bucket(&client, "conformance-bucket", Some("us-east-1"))
+    piraeus_aws::provision::bucket(&client, "conformance-bucket", Some("us-east-1"))
         .await
         .expect("provisioning twice is fine");
     store::conformance::run(Arc::new(S3Store::new(
@@ -94,11 +94,11 @@ async fn listing_key_with_suffix(
 async fn dynamodb_index_conforms() {
     let moto = Moto::start();
     let config = sdk_config(&moto).await;
-    let client = aws::dynamodb_client(&config);
-    aws::provision_table(&client, "conformance-index")
+    let client = sdk::dynamodb_client(&config);
+    piraeus_aws::provision::table(&client, "conformance-index")
         .await
         .unwrap();
-    aws::provision_table(&client, "conformance-index")
+    piraeus_aws::provision::table(&client, "conformance-index")
         .await
         .expect("provisioning twice is fine");
     index::conformance::run(Arc::new(DynamoIndex::new(
@@ -204,7 +204,7 @@ fn two_processes_over_one_bucket_and_table_fetch_each_version_once() {
             };
             let extension = ["info", "mod", "zip", "zip"][request % 4];
             std::thread::spawn(move || {
-                common::http_get(
+                crate::common::http_get(
                     &address,
                     &format!("/example.test/shared.git/@v/v1.0.0.{extension}"),
                 )
@@ -236,7 +236,7 @@ fn two_processes_over_one_bucket_and_table_fetch_each_version_once() {
 /// A `go` for the server that, the first time only, runs the real download and then hangs (at
 /// most 30 s, so it ends by itself), marking when it got there: the moment to kill the server.
 fn go_that_hangs_once(sandbox: &Sandbox) -> (std::path::PathBuf, std::path::PathBuf) {
-    let real_go = common::which("go");
+    let real_go = crate::common::which("go");
     let hanging = sandbox.path().join("go-hangs-here");
     let shim = sandbox.path().join("go-hanging-once");
     std::fs::write(
@@ -271,7 +271,7 @@ fn a_killed_fetch_leaves_nothing_visible_and_is_completed_after_its_lease_expire
         "s3://piraeus-test/modules",
         "--index",
         "dynamodb://piraeus-test",
-        // A 4 s fetch timeout gives a 9 s lease (piraeus::proxy::lease_for).
+        // A 4 s fetch timeout gives a 9 s lease (piraeus_core::proxy::lease_for).
         "--fetch-timeout",
         "4s",
     ];
@@ -280,7 +280,7 @@ fn a_killed_fetch_leaves_nothing_visible_and_is_completed_after_its_lease_expire
     let doomed = sandbox.start_server_with(&arguments, &environment);
     let address = doomed.address.clone();
     let request = std::thread::spawn(move || {
-        common::http_get(&address, "/example.test/crash.git/@v/v1.0.0.info")
+        crate::common::http_get(&address, "/example.test/crash.git/@v/v1.0.0.info")
     });
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     while !hanging.exists() {
@@ -297,8 +297,8 @@ fn a_killed_fetch_leaves_nothing_visible_and_is_completed_after_its_lease_expire
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let (lease_expires, visible) = runtime.block_on(async {
         let config = sdk_config(&moto).await;
-        let index = DynamoIndex::new(aws::dynamodb_client(&config), "piraeus-test");
-        let store = S3Store::new(aws::s3_client(&config), "piraeus-test", "modules");
+        let index = DynamoIndex::new(sdk::dynamodb_client(&config), "piraeus-test");
+        let store = S3Store::new(sdk::s3_client(&config), "piraeus-test", "modules");
         let status = index
             .version("example.test/crash.git", "v1.0.0")
             .await
@@ -317,7 +317,7 @@ fn a_killed_fetch_leaves_nothing_visible_and_is_completed_after_its_lease_expire
         (lease_expires, visible)
     });
     assert!(visible.is_empty(), "partial version visible: {visible:?}");
-    let remaining_ms = lease_expires - piraeus::clock::now_millis();
+    let remaining_ms = lease_expires - piraeus_core::clock::now_millis();
     assert!(remaining_ms > 1000, "the lease is still live at restart");
 
     // A new process waits out the dead fetch's lease, then fetches it itself.

@@ -1,9 +1,7 @@
 //! A program whose dependencies come only through Piraeus builds, with the same go.sum as a
 //! direct build.
 
-mod common;
-
-use common::Sandbox;
+use crate::common::Sandbox;
 
 #[test]
 fn go_mod_tidy_and_go_build_through_piraeus_match_direct() {

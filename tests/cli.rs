@@ -1,10 +1,8 @@
 //! The `piraeus` command's configuration surface: flags, environment, help, exit codes, logs.
 
-mod common;
-
 use std::process::Command;
 
-use common::Sandbox;
+use crate::common::Sandbox;
 
 fn piraeus(arguments: &[&str], environment: &[(&str, &str)]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_piraeus"))
@@ -53,7 +51,7 @@ fn bad_configuration_exits_2_with_a_clear_message() {
         ),
         (
             vec!["serve"],
-            vec![("PIRAEUS_ANSWER_TTL", "5 days")],
+            vec![("PIRAEUS_ANSWER_TTL", "5 fortnights")],
             "unknown unit",
         ),
         (

@@ -2,8 +2,8 @@
 
 use std::sync::Arc;
 
-use piraeus::index::{self, Index, SqliteIndex};
-use piraeus::store::{self, FilesystemStore};
+use piraeus_core::index::{self, Index, SqliteIndex};
+use piraeus_core::store::{self, FilesystemStore};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn filesystem_store_conforms() {

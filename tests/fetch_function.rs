@@ -1,14 +1,11 @@
 //! The fetch function's events, sent through the Lambda emulator's Invoke API as serve and
 //! prefetch send them: duplicates and retries store a version once; bad events change nothing.
 
-#[macro_use]
-mod common;
-
-use common::Sandbox;
+use crate::common::Sandbox;
 use serde_json::{Value, json};
 
-fn invoke(server: &common::Server, event: &Value) -> Value {
-    let response = common::http_post(
+fn invoke(server: &crate::common::Server, event: &Value) -> Value {
+    let response = crate::common::http_post(
         &server.address,
         "/2015-03-31/functions/piraeus-fetch/invocations",
         event.to_string().as_bytes(),
@@ -87,7 +84,7 @@ fn duplicate_and_retried_download_events_store_one_version() {
             "{reply:#}"
         );
     }
-    assert!(!common::is_stored(
+    assert!(!crate::common::is_stored(
         &sandbox,
         &server,
         "example.test/x/@v/v1.0.0.info"

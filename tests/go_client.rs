@@ -2,10 +2,7 @@
 //! runs twice: against `piraeus serve` (module `local`) and against the serverless stack of
 //! `make stack`, the functions under the Lambda emulator over moto (module `serverless`).
 
-#[macro_use]
-mod common;
-
-use common::{Deployment, Sandbox, assert_same_as_direct, go_mod, incompressible_bytes};
+use crate::common::{Deployment, Sandbox, assert_same_as_direct, go_mod, incompressible_bytes};
 
 fn tags_prereleases_branches_and_commit_prefixes(deployment: Deployment) {
     let sandbox = Sandbox::new();
@@ -72,7 +69,7 @@ fn tags_prereleases_branches_and_commit_prefixes(deployment: Deployment) {
         zip.header("content-length"),
         Some(zip.body.len().to_string().as_str())
     );
-    let head = common::http_request(
+    let head = crate::common::http_request(
         &server.address,
         "HEAD",
         &format!("{}/example.test/plain.git/@v/v1.0.0.zip", server.base_path),
@@ -235,7 +232,7 @@ fn upper_case_in_module_path_and_version(deployment: Deployment) {
     );
     // Stored under the case-encoded path, so the data directory (or bucket) is itself a
     // GOPROXY tree.
-    assert!(common::is_stored(
+    assert!(crate::common::is_stored(
         &sandbox,
         &server,
         "example.test/!upper.git/@v/v1.0.0-!r!c1.zip"

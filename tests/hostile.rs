@@ -1,9 +1,7 @@
 //! Bad input gets a clear 4xx text/plain answer and changes nothing: no go command runs, no file
 //! is written, nothing outside the data directory is read.
 
-mod common;
-
-use common::{Sandbox, invocations, snapshot};
+use crate::common::{Sandbox, invocations, snapshot};
 
 #[test]
 fn hostile_paths_are_refused_without_side_effects() {
@@ -78,7 +76,7 @@ fn hostile_paths_are_refused_without_side_effects() {
         );
     }
     for method in ["POST", "PUT", "DELETE"] {
-        let response = common::http_request(
+        let response = crate::common::http_request(
             &server.address,
             method,
             "/example.test/m.git/@v/v1.0.0.info",

@@ -1,10 +1,7 @@
 //! The prefetch API and the asynchronous download mode: through the serverless stack of
 //! `make stack` (prefetch and fetch functions under the Lambda emulator) and `piraeus serve`.
 
-#[macro_use]
-mod common;
-
-use common::{Deployment, Sandbox};
+use crate::common::{Deployment, Sandbox};
 use serde_json::Value;
 
 /// Two modules, three versions; returns the go.sum lines a direct download produces.
@@ -39,8 +36,8 @@ fn modules_and_their_go_sum(sandbox: &Sandbox) -> Vec<String> {
     lines
 }
 
-fn post_prefetch(server: &common::Server, query: &str, body: &str) -> (u16, Value) {
-    let response = common::http_post(
+fn post_prefetch(server: &crate::common::Server, query: &str, body: &str) -> (u16, Value) {
+    let response = crate::common::http_post(
         &server.address,
         &format!("{}{query}", server.prefetch_path()),
         body.as_bytes(),
@@ -152,7 +149,7 @@ fn prefetch_takes_a_json_list_and_a_go_mod(deployment: Deployment) {
 
     // Nothing usable is a 400 with a text/plain reason; nothing was fetched for it.
     let response =
-        common::http_post(&server.address, server.prefetch_path(), b"\n").expect("answers");
+        crate::common::http_post(&server.address, server.prefetch_path(), b"\n").expect("answers");
     assert_eq!(response.status, 400, "{}", response.text());
     assert_eq!(
         response.header("content-type"),

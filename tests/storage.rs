@@ -1,10 +1,8 @@
 //! Immutability and integrity of what Piraeus stores.
 
-mod common;
+use crate::common::{Sandbox, invocations};
 
-use common::{Sandbox, invocations};
-
-fn tagged_repo(sandbox: &Sandbox) -> common::Repo {
+fn tagged_repo(sandbox: &Sandbox) -> crate::common::Repo {
     let repo = sandbox.module("pinned.git");
     repo.commit("one");
     repo.tag("v1.0.0");
@@ -115,7 +113,7 @@ fn concurrent_misses_run_one_download() {
             let address = server.address.clone();
             let extension = ["info", "mod", "zip"][request % 3];
             std::thread::spawn(move || {
-                common::http_get(
+                crate::common::http_get(
                     &address,
                     &format!("/example.test/pinned.git/@v/v1.1.0.{extension}"),
                 )

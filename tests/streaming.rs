@@ -1,9 +1,7 @@
 //! A 150 MB module zip is fetched, hashed, stored and served while the server's memory stays
 //! small: zips are streamed from disk, never held whole.
 
-mod common;
-
-use common::{Sandbox, assert_same_as_direct, incompressible_bytes};
+use crate::common::{Sandbox, assert_same_as_direct, incompressible_bytes};
 
 /// Peak resident memory of a process, from /proc (kB).
 fn peak_resident_kilobytes(pid: u32) -> u64 {

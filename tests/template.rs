@@ -7,14 +7,14 @@
 //! the other CloudFormation tags, and handed over as JSON.
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output};
 
-use piraeus::index::dynamodb::schema;
+use piraeus_aws::dynamodb::schema;
 use serde_json::{Value, json};
 
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
+fn root() -> PathBuf {
+    crate::common::repo_root()
 }
 
 fn template_path() -> PathBuf {
@@ -224,6 +224,9 @@ fn function_binaries() -> BTreeSet<String> {
     binaries
 }
 
+/// Where every `PIRAEUS_*` setting is defined.
+const SETTINGS_SOURCE: &str = "crates/piraeus-core/src/settings.rs";
+
 /// Every `"PIRAEUS_..."` string literal in a source file.
 fn piraeus_variables_in(path: &str) -> BTreeSet<String> {
     let text = std::fs::read_to_string(root().join(path)).unwrap();
@@ -268,14 +271,18 @@ fn environment(template: &Value, function: &Value) -> BTreeSet<String> {
 fn functions_are_configured_as_the_binaries_expect() {
     let template = template();
     let binaries = function_binaries();
-    let mut known = piraeus_variables_in("src/serverless.rs");
+    // Every setting is defined in one file, which the functions read their environment through.
+    let known = piraeus_variables_in(SETTINGS_SOURCE);
     assert!(
         known.contains("PIRAEUS_STORE") && known.contains("PIRAEUS_INDEX"),
-        "scanning src/serverless.rs found {known:?}"
+        "scanning {SETTINGS_SOURCE} found {known:?}"
     );
-    let fetch_main = piraeus_variables_in("functions/fetch/main.rs");
-    assert!(fetch_main.contains("PIRAEUS_NETRC_SECRET"));
-    known.extend(fetch_main);
+    assert!(known.contains("PIRAEUS_NETRC_SECRET"));
+    let fetch_main = std::fs::read_to_string(root().join("functions/fetch/main.rs")).unwrap();
+    assert!(
+        fetch_main.contains("NETRC_SECRET"),
+        "the fetch function installs the .netrc secret"
+    );
 
     let functions = resources_of_type(&template, "AWS::Serverless::Function");
     let mut deployed = BTreeSet::new();
@@ -523,14 +530,17 @@ fn dashboard_and_alarms_read_the_metrics_the_functions_emit() {
     ] {
         assert!(
             body.contains(metric),
-            "{name} does not plot {metric} (src/metrics.rs)"
+            "{name} does not plot {metric} (crates/piraeus-core/src/telemetry/metrics.rs)"
         );
     }
     assert!(body.contains(&format!(
         "{{{},Route,Outcome}}",
-        piraeus::metrics::NAMESPACE
+        piraeus_core::telemetry::metrics::NAMESPACE
     )));
-    assert!(body.contains(&format!("{{{},Outcome}}", piraeus::metrics::NAMESPACE)));
+    assert!(body.contains(&format!(
+        "{{{},Outcome}}",
+        piraeus_core::telemetry::metrics::NAMESPACE
+    )));
 
     let fetch_alarm = resources_of_type(&template, "AWS::CloudWatch::Alarm")
         .into_iter()
@@ -538,7 +548,7 @@ fn dashboard_and_alarms_read_the_metrics_the_functions_emit() {
         .expect("an alarm on failed fetches");
     assert_eq!(
         fetch_alarm.1["Properties"]["Namespace"],
-        piraeus::metrics::NAMESPACE
+        piraeus_core::telemetry::metrics::NAMESPACE
     );
     assert_eq!(
         fetch_alarm.1["Properties"]["Dimensions"],

@@ -9,14 +9,15 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use lambda_runtime::{LambdaEvent, service_fn};
-use piraeus::serverless::{self, FetchRequest, FunctionConfig};
+use piraeus_aws::lambda::{self, FetchRequest, FunctionConfig};
+use piraeus_core::settings::NETRC_SECRET;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    serverless::init_function_logging();
+    lambda::init_logging();
     let config = FunctionConfig::from_env()?;
     install_netrc().await?;
-    let handler = Arc::new(serverless::build_fetch_handler(&config).await?);
+    let handler = Arc::new(lambda::build_fetch_handler(&config).await?);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<FetchRequest>| {
         let handler = handler.clone();
         async move { Ok::<_, lambda_runtime::Error>(handler.handle(event.payload).await) }
@@ -25,16 +26,13 @@ async fn main() -> Result<(), lambda_runtime::Error> {
 }
 
 /// Writes the secret's .netrc to `$HOME/.netrc`, where both go and git look, once per
-/// execution environment. Without `PIRAEUS_NETRC_SECRET` only public modules are reachable.
+/// execution environment. Without the secret only public modules are reachable.
 async fn install_netrc() -> anyhow::Result<()> {
-    let Some(secret) = std::env::var("PIRAEUS_NETRC_SECRET")
-        .ok()
-        .filter(|arn| !arn.is_empty())
-    else {
+    let Some(secret) = NETRC_SECRET.read(&|name| std::env::var(name).ok())? else {
         return Ok(());
     };
     let home = std::env::var("HOME").context("HOME must be set to write .netrc")?;
-    let sdk = piraeus::aws::sdk_config().await;
+    let sdk = piraeus_aws::sdk::config().await;
     let value = aws_sdk_secretsmanager::Client::new(&sdk)
         .get_secret_value()
         .secret_id(&secret)

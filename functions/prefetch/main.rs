@@ -4,12 +4,12 @@
 
 use std::sync::Arc;
 
-use piraeus::serverless::{self, FunctionConfig};
+use piraeus_aws::lambda::{self, FunctionConfig};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    serverless::init_function_logging();
+    lambda::init_logging();
     let config = FunctionConfig::from_env()?;
-    let proxy = serverless::build_proxy(&config).await?;
-    lambda_http::run(piraeus::http::prefetch_router(Arc::new(proxy))).await
+    let proxy = lambda::build_proxy(&config).await?;
+    lambda_http::run(piraeus_core::http::prefetch_router(Arc::new(proxy))).await
 }

@@ -1,7 +1,6 @@
 //! Shared harness for the integration tests: a sandbox with its own HOME (git `insteadOf`
 //! pointing `https://example.test/` at local repositories), the real go command as client with a
 //! private module cache, and the real `piraeus serve` binary.
-#![allow(dead_code)] // each test binary uses a different part of the harness
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -10,16 +9,20 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 /// Defines each case (a `fn(Deployment)`) as two tests: `local::case` and `serverless::case`.
-#[macro_export]
 macro_rules! on_both_deployments {
     ($($case:ident),* $(,)?) => {
         mod local {
-            $(#[test] fn $case() { super::$case(super::common::Deployment::Local) })*
+            $(#[test] fn $case() { super::$case(crate::common::Deployment::Local) })*
         }
         mod serverless {
-            $(#[test] fn $case() { super::$case(super::common::Deployment::Serverless) })*
+            $(#[test] fn $case() { super::$case(crate::common::Deployment::Serverless) })*
         }
     };
+}
+
+/// The repository's top folder (the tests belong to the `piraeus` package in crates/piraeus).
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
 pub struct Sandbox {
@@ -152,8 +155,7 @@ impl Sandbox {
         let log = std::fs::File::create(&log_path).unwrap();
         let real_home = std::env::var("HOME").unwrap_or_default();
         let inherited = |name: &str, default: String| std::env::var(name).unwrap_or(default);
-        let mut command =
-            Command::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/stack.sh"));
+        let mut command = Command::new(repo_root().join("scripts/stack.sh"));
         command
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
@@ -173,6 +175,7 @@ impl Sandbox {
             .env("STACK_PORT", port.to_string())
             .env("STACK_MOTO_PORT", moto_port.to_string())
             .env("STACK_CONCURRENCY", "4")
+            .env("PIRAEUS_BIN", env!("CARGO_BIN_EXE_piraeus"))
             .env("TMPDIR", self.path());
         for name in [
             "RUSTUP_TOOLCHAIN",
@@ -586,12 +589,12 @@ pub fn is_stored(sandbox: &Sandbox, server: &Server, key: &str) -> bool {
     match &server.aws_endpoint {
         None => sandbox.data_dir().join(key).is_file(),
         Some(endpoint) => {
-            use piraeus::store::BlobStore;
+            use piraeus_core::store::BlobStore;
             let runtime = tokio::runtime::Runtime::new().unwrap();
             runtime.block_on(async {
                 let config = emulated_sdk_config(endpoint).await;
-                let store = piraeus::store::S3Store::new(
-                    piraeus::aws::s3_client(&config),
+                let store = piraeus_aws::s3::S3Store::new(
+                    piraeus_aws::sdk::s3_client(&config),
                     STACK_BUCKET,
                     "",
                 );

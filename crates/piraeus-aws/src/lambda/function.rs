@@ -1,0 +1,161 @@
+//! The functions' wiring: their settings, read from the environment through the same
+//! definitions as `piraeus serve`'s flags, and the proxy or handler each one runs.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use piraeus_core::Result;
+use piraeus_core::fetch::{GoToolchain, GoToolchainConfig, Ingester};
+use piraeus_core::proxy::{DownloadMode, Proxy, ProxySettings, default_instance_name, lease_for};
+use piraeus_core::settings::{self, BucketLocation, TableLocation};
+use piraeus_core::telemetry::{logging, metrics};
+
+use super::client::LambdaFetchClient;
+use super::handler::FetchHandler;
+use crate::sdk;
+
+/// The functions' settings (`piraeus_core::settings` names, defaults and documents each).
+#[derive(Debug, Clone)]
+pub struct FunctionConfig {
+    store: BucketLocation,
+    index: TableLocation,
+    /// Serve and prefetch only; the fetch function does not call itself.
+    fetch_function: Option<String>,
+    download_mode: DownloadMode,
+    wait_timeout: Duration,
+    fetch_timeout: Duration,
+    answer_ttl: Duration,
+    redirect_zips_over: u64,
+    upstream: String,
+    go_binary: PathBuf,
+    scratch_dir: PathBuf,
+    /// Names this execution environment in fetch leases (its log stream, which is unique).
+    instance: String,
+}
+
+impl FunctionConfig {
+    pub fn from_env() -> Result<Self> {
+        Self::from_lookup(&|name| std::env::var(name).ok())
+    }
+
+    /// Reads settings through `lookup`, so tests need not touch the process environment.
+    pub fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Self> {
+        Ok(Self {
+            store: settings::STORE.require(lookup)?,
+            index: settings::INDEX.require(lookup)?,
+            fetch_function: settings::FETCH_FUNCTION.read(lookup)?,
+            download_mode: settings::DOWNLOAD_MODE.require(lookup)?,
+            wait_timeout: settings::WAIT_TIMEOUT.require(lookup)?,
+            fetch_timeout: settings::FETCH_TIMEOUT.require(lookup)?,
+            answer_ttl: settings::ANSWER_TTL.require(lookup)?,
+            redirect_zips_over: settings::REDIRECT_ZIPS_OVER.require(lookup)?,
+            upstream: settings::UPSTREAM.require(lookup)?,
+            go_binary: settings::GO.require(lookup)?,
+            scratch_dir: settings::SCRATCH_DIR.require(lookup)?,
+            instance: lookup("AWS_LAMBDA_LOG_STREAM_NAME")
+                .filter(|name| !name.is_empty())
+                .unwrap_or_else(default_instance_name),
+        })
+    }
+
+    fn proxy_settings(&self) -> ProxySettings {
+        ProxySettings {
+            answer_ttl: self.answer_ttl,
+            wait_timeout: self.wait_timeout,
+            lease_duration: lease_for(self.fetch_timeout),
+            download_mode: self.download_mode,
+            redirect_zips_over: Some(self.redirect_zips_over),
+            instance: self.instance.clone(),
+            ..ProxySettings::default()
+        }
+    }
+}
+
+/// JSON logs on stderr and metrics on stdout, as CloudWatch Logs expects from a function.
+pub fn init_logging() {
+    metrics::enable();
+    logging::init(logging::LogFormat::Json);
+}
+
+/// The proxy serve and prefetch run: S3 and DynamoDB, with fetches and upstream questions
+/// handed to the fetch function.
+pub async fn build_proxy(config: &FunctionConfig) -> Result<Proxy> {
+    let function = settings::FETCH_FUNCTION.require(&|_| config.fetch_function.clone())?;
+    let sdk = sdk::config().await;
+    let fetch = Arc::new(LambdaFetchClient::new(
+        aws_sdk_lambda::Client::new(&sdk),
+        function,
+    ));
+    Ok(Proxy::new(
+        sdk::open_store(&sdk, &config.store),
+        sdk::open_index(&sdk, &config.index),
+        fetch.clone(),
+        fetch,
+        config.proxy_settings(),
+    ))
+}
+
+/// The fetch function's handler: the Go toolchain over S3 and DynamoDB.
+pub async fn build_fetch_handler(config: &FunctionConfig) -> Result<FetchHandler> {
+    let sdk = sdk::config().await;
+    let (store, index) = (
+        sdk::open_store(&sdk, &config.store),
+        sdk::open_index(&sdk, &config.index),
+    );
+    let toolchain = Arc::new(GoToolchain::new(GoToolchainConfig {
+        go_binary: config.go_binary.clone(),
+        upstream: config.upstream.clone(),
+        timeout: config.fetch_timeout,
+        scratch_dir: config.scratch_dir.clone(),
+        // An execution environment handles one event at a time; Lambda scales out, not up.
+        max_concurrent: 1,
+    })?);
+    let ingester = Ingester::new(store, index.clone(), toolchain.clone());
+    Ok(FetchHandler::new(ingester, index, toolchain))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use piraeus_core::ErrorKind;
+
+    fn env(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+        move |name: &str| {
+            pairs
+                .iter()
+                .find(|(key, _)| *key == name)
+                .map(|(_, value)| value.to_string())
+        }
+    }
+
+    #[test]
+    fn configuration_comes_from_the_environment() {
+        let config = FunctionConfig::from_lookup(&env(&[
+            ("PIRAEUS_STORE", "s3://bucket/prefix"),
+            ("PIRAEUS_INDEX", "dynamodb://table"),
+            ("PIRAEUS_DOWNLOAD_MODE", "async"),
+            ("PIRAEUS_WAIT_TIMEOUT", "5s"),
+        ]))
+        .unwrap();
+        assert_eq!(config.store.prefix, "prefix");
+        assert_eq!(config.download_mode, DownloadMode::Async);
+        assert_eq!(config.wait_timeout, Duration::from_secs(5));
+        assert_eq!(
+            config.redirect_zips_over,
+            settings::REDIRECT_ZIPS_OVER.default_value()
+        );
+        assert_eq!(config.upstream, settings::UPSTREAM.default_value());
+
+        let missing = FunctionConfig::from_lookup(&env(&[("PIRAEUS_INDEX", "dynamodb://table")]));
+        assert!(
+            matches!(missing, Err(ref e) if e.kind() == ErrorKind::Invalid && e.message().contains("PIRAEUS_STORE"))
+        );
+        let bad_mode = FunctionConfig::from_lookup(&env(&[
+            ("PIRAEUS_STORE", "s3://bucket"),
+            ("PIRAEUS_INDEX", "dynamodb://table"),
+            ("PIRAEUS_DOWNLOAD_MODE", "eventually"),
+        ]));
+        assert!(bad_mode.is_err());
+    }
+}

@@ -1,0 +1,15 @@
+//! The AWS deployment's moving parts, as library code so the Lambda binaries stay thin:
+//! - `event`: the fetch function's event ([`FetchRequest`]) and reply ([`FetchReply`]).
+//! - `client`: `LambdaFetchClient`, how serve and prefetch reach the fetch function.
+//! - `handler`: [`FetchHandler`], what the fetch function does with each event.
+//! - `function`: [`FunctionConfig`], read from the environment, and the builders each
+//!   function's `main` calls.
+
+mod client;
+mod event;
+mod function;
+mod handler;
+
+pub use event::{FetchReply, FetchRequest};
+pub use function::{FunctionConfig, build_fetch_handler, build_proxy, init_logging};
+pub use handler::FetchHandler;

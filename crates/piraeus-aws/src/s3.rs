@@ -1,0 +1,154 @@
+//! S3 as the blob store. Object keys are the GOPROXY paths (under an optional prefix), so
+//! CloudFront can serve stored artifacts straight from the bucket.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_s3::presigning::PresigningConfig;
+use aws_sdk_s3::primitives::ByteStream;
+
+use piraeus_core::store::{Blob, BlobHeaders, BlobSource, BlobStore, PutOutcome, check_key};
+use piraeus_core::{Error, ErrorKind, Result};
+
+use crate::error::{sdk_error, status_of};
+
+pub struct S3Store {
+    client: aws_sdk_s3::Client,
+    bucket: String,
+    /// Empty, or a prefix ending in `/`.
+    prefix: String,
+}
+
+impl S3Store {
+    pub fn new(client: aws_sdk_s3::Client, bucket: impl Into<String>, prefix: &str) -> Self {
+        let prefix = prefix.trim_matches('/');
+        let prefix = if prefix.is_empty() {
+            String::new()
+        } else {
+            format!("{prefix}/")
+        };
+        Self {
+            client,
+            bucket: bucket.into(),
+            prefix,
+        }
+    }
+
+    fn object_key(&self, key: &str) -> Result<String> {
+        check_key(key)?;
+        Ok(format!("{}{key}", self.prefix))
+    }
+}
+
+#[async_trait]
+impl BlobStore for S3Store {
+    async fn get(&self, key: &str) -> Result<Blob> {
+        let object_key = self.object_key(key)?;
+        match self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(&object_key)
+            .send()
+            .await
+        {
+            Ok(output) => Ok(Blob {
+                length: output.content_length().unwrap_or_default().max(0) as u64,
+                body: Box::pin(output.body.into_async_read()),
+            }),
+            Err(error) if status_of(&error) == Some(404) => {
+                Err(Error::not_found(format!("{key} is not stored")))
+            }
+            Err(error) => Err(sdk_error(
+                ErrorKind::Storage,
+                format!("reading {key}"),
+                error,
+            )),
+        }
+    }
+
+    async fn head(&self, key: &str) -> Result<Option<u64>> {
+        let object_key = self.object_key(key)?;
+        match self
+            .client
+            .head_object()
+            .bucket(&self.bucket)
+            .key(&object_key)
+            .send()
+            .await
+        {
+            Ok(output) => Ok(Some(
+                output.content_length().unwrap_or_default().max(0) as u64
+            )),
+            Err(error) if status_of(&error) == Some(404) => Ok(None),
+            Err(error) => Err(sdk_error(
+                ErrorKind::Storage,
+                format!("looking up {key}"),
+                error,
+            )),
+        }
+    }
+
+    async fn put_if_absent(
+        &self,
+        key: &str,
+        source: BlobSource,
+        headers: BlobHeaders,
+    ) -> Result<PutOutcome> {
+        let object_key = self.object_key(key)?;
+        let body = match source {
+            BlobSource::Bytes(bytes) => ByteStream::from(bytes),
+            // Streamed from disk: a 500 MB zip is never in memory.
+            BlobSource::File(path) => ByteStream::from_path(&path)
+                .await
+                .map_err(|e| Error::storage(format!("reading {}", path.display()), e))?,
+        };
+        // CloudFront serves objects straight from the bucket, with the headers stored here.
+        let put = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(&object_key)
+            .if_none_match("*")
+            .set_content_type(headers.content_type.map(String::from))
+            .set_cache_control(headers.cache_control.map(String::from))
+            .body(body);
+        match put.send().await {
+            Ok(_) => Ok(PutOutcome::Created),
+            // 412: the key exists. 409: a concurrent conditional write to the same key is in
+            // flight; one of the writers wins and the object will exist.
+            Err(error) if matches!(status_of(&error), Some(412 | 409)) => {
+                Ok(PutOutcome::AlreadyExists)
+            }
+            Err(error) => Err(sdk_error(
+                ErrorKind::Storage,
+                format!("storing {key}"),
+                error,
+            )),
+        }
+    }
+
+    async fn check(&self) -> Result<()> {
+        self.client
+            .head_bucket()
+            .bucket(&self.bucket)
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| sdk_error(ErrorKind::Storage, "reaching the bucket", e))
+    }
+
+    async fn presigned_get(&self, key: &str, expires_in: Duration) -> Result<Option<String>> {
+        let config = PresigningConfig::expires_in(expires_in)
+            .map_err(|e| Error::storage("presigning", e))?;
+        let request = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(self.object_key(key)?)
+            .presigned(config)
+            .await
+            .map_err(|e| sdk_error(ErrorKind::Storage, format!("presigning {key}"), e))?;
+        Ok(Some(request.uri().to_string()))
+    }
+}

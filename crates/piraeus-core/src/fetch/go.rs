@@ -1,0 +1,405 @@
+//! The Go toolchain as the fetcher: `go mod download -json` and `go list -m -json` in a private,
+//! throw-away GOPATH with the configured upstream, so the go command's own rules (VCS access,
+//! checksum database, GOPRIVATE, retractions, +incompatible) decide what a version is.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde::Deserialize;
+use tokio::process::Command;
+use tokio::sync::Semaphore;
+
+use super::{Download, Fetcher, ResolvedVersion, Resolver};
+use crate::error::{Error, Result};
+
+/// Variables passed from the server's environment to the go command, so private modules,
+/// credentials, checksum-database settings and HTTP proxies work as they do for a developer.
+const PASSED_THROUGH: &[&str] = &[
+    "PATH",
+    "HOME",
+    "USER",
+    "LOGNAME",
+    "NETRC",
+    "SSH_AUTH_SOCK",
+    "GOPRIVATE",
+    "GONOPROXY",
+    "GONOSUMDB",
+    "GOSUMDB",
+    "GOINSECURE",
+    "GOVCS",
+    "GOAUTH",
+    "GOROOT",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "NO_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "no_proxy",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+    "TMPDIR",
+];
+
+#[derive(Debug, Clone)]
+pub struct GoToolchainConfig {
+    /// The `go` binary: a name looked up on PATH, or a path.
+    pub go_binary: PathBuf,
+    /// `GOPROXY` for the child go command.
+    pub upstream: String,
+    /// Kills a go command running longer than this.
+    pub timeout: Duration,
+    /// Where per-fetch GOPATHs are created (and removed).
+    pub scratch_dir: PathBuf,
+    /// How many go commands may run at once.
+    pub max_concurrent: usize,
+}
+
+pub struct GoToolchain {
+    config: GoToolchainConfig,
+    permits: Semaphore,
+}
+
+impl GoToolchain {
+    pub fn new(config: GoToolchainConfig) -> Result<Self> {
+        std::fs::create_dir_all(&config.scratch_dir)
+            .map_err(|e| Error::storage(config.scratch_dir.display(), e))?;
+        let permits = Semaphore::new(config.max_concurrent.max(1));
+        Ok(Self { config, permits })
+    }
+
+    /// Runs the go command in a fresh GOPATH and returns (success, stdout, stderr) with that
+    /// GOPATH, which the caller keeps alive while it reads downloaded files.
+    async fn run(&self, arguments: &[&str]) -> Result<(GoOutput, tempfile::TempDir)> {
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| Error::upstream("fetcher is shutting down"))?;
+        let scratch = tempfile::Builder::new()
+            .prefix("fetch-")
+            .tempdir_in(&self.config.scratch_dir)
+            .map_err(|e| Error::storage(self.config.scratch_dir.display(), e))?;
+        let mut command = Command::new(&self.config.go_binary);
+        command
+            .args(arguments)
+            .current_dir(scratch.path())
+            .env_clear()
+            .envs(passed_through_environment())
+            .envs(private_go_environment(
+                scratch.path(),
+                &self.config.upstream,
+            ))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            // Its own process group, so a timeout also kills the git and ssh it started.
+            .process_group(0);
+        let child = command.spawn().map_err(|e| {
+            Error::upstream(format!(
+                "cannot run {}: {e}",
+                self.config.go_binary.display()
+            ))
+        })?;
+        let process_group = child.id();
+        match tokio::time::timeout(self.config.timeout, child.wait_with_output()).await {
+            Ok(Ok(output)) => Ok((
+                GoOutput {
+                    scratch: scratch.path().display().to_string(),
+                    success: output.status.success(),
+                    stdout: output.stdout,
+                    stderr: String::from_utf8_lossy(&output.stderr).trim().to_string(),
+                },
+                scratch,
+            )),
+            Ok(Err(e)) => Err(Error::upstream(format!("go command failed to run: {e}"))),
+            Err(_) => {
+                if let Some(group) = process_group {
+                    // SAFETY: kill(2) with a negative pid signals the group we created above.
+                    unsafe { libc::kill(-(group as i32), libc::SIGKILL) };
+                }
+                Err(Error::upstream(format!(
+                    "go {} timed out after {}s",
+                    arguments.join(" "),
+                    self.config.timeout.as_secs()
+                )))
+            }
+        }
+    }
+}
+
+struct GoOutput {
+    /// The private GOPATH's location, scrubbed from messages sent to clients.
+    scratch: String,
+    success: bool,
+    stdout: Vec<u8>,
+    stderr: String,
+}
+
+impl GoOutput {
+    /// The go command's own error text: the JSON `Error` field when it printed one, else stderr.
+    fn error_message(&self, json_error: Option<&str>) -> String {
+        let message = json_error
+            .map(str::trim)
+            .filter(|m| !m.is_empty())
+            .unwrap_or(&self.stderr);
+        let message = message.strip_prefix("go: ").unwrap_or(message);
+        if message.is_empty() {
+            return "the go command failed without a message".to_string();
+        }
+        message.replace(&self.scratch, "$WORK")
+    }
+}
+
+fn passed_through_environment() -> Vec<(OsString, OsString)> {
+    std::env::vars_os()
+        .filter(|(name, _)| {
+            let name = name.to_string_lossy();
+            PASSED_THROUGH.contains(&name.as_ref()) || name.starts_with("GIT_")
+        })
+        .collect()
+}
+
+fn private_go_environment(scratch: &Path, upstream: &str) -> Vec<(&'static str, OsString)> {
+    vec![
+        ("GOPATH", scratch.join("gopath").into()),
+        ("GOMODCACHE", scratch.join("gopath/pkg/mod").into()),
+        ("GOCACHE", scratch.join("gocache").into()),
+        ("GOPROXY", upstream.into()),
+        // -modcacherw: the module cache is read-only by default and would not be removable.
+        ("GOFLAGS", "-modcacherw".into()),
+        ("GO111MODULE", "on".into()),
+        ("GOTOOLCHAIN", "local".into()),
+        // Ignore the server user's `go env -w` settings: configuration comes from Piraeus.
+        ("GOENV", "off".into()),
+        ("GIT_TERMINAL_PROMPT", "0".into()),
+    ]
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct DownloadJson {
+    version: Option<String>,
+    error: Option<String>,
+    info: Option<PathBuf>,
+    go_mod: Option<PathBuf>,
+    zip: Option<PathBuf>,
+    sum: Option<String>,
+    go_mod_sum: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ListJson {
+    #[serde(default)]
+    versions: Vec<String>,
+    version: Option<String>,
+    time: Option<String>,
+    error: Option<ListError>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ListError {
+    err: String,
+}
+
+#[async_trait]
+impl Fetcher for GoToolchain {
+    async fn download(&self, module: &str, version: &str) -> Result<Download> {
+        let target = format!("{module}@{version}");
+        let (output, scratch) = self
+            .run(&["mod", "download", "-json", "--", &target])
+            .await?;
+        let parsed: Option<DownloadJson> = serde_json::from_slice(&output.stdout).ok();
+        match parsed {
+            Some(DownloadJson {
+                version: Some(downloaded),
+                error: None,
+                info: Some(info),
+                go_mod: Some(go_mod),
+                zip: Some(zip),
+                sum: Some(zip_hash),
+                go_mod_sum: Some(mod_hash),
+            }) if output.success => Ok(Download {
+                version: downloaded,
+                info,
+                go_mod,
+                zip,
+                zip_hash,
+                mod_hash,
+                scratch: Some(scratch),
+            }),
+            parsed => {
+                let json_error = parsed.and_then(|d| d.error);
+                Err(classify_failure(
+                    &output.error_message(json_error.as_deref()),
+                ))
+            }
+        }
+    }
+
+    fn origin(&self) -> String {
+        self.config.upstream.clone()
+    }
+}
+
+#[async_trait]
+impl Resolver for GoToolchain {
+    async fn list(&self, module: &str) -> Result<Vec<String>> {
+        let (output, _scratch) = self
+            .run(&[
+                "list",
+                "-m",
+                "-versions",
+                "-retracted",
+                "-json",
+                "--",
+                module,
+            ])
+            .await?;
+        match serde_json::from_slice::<ListJson>(&output.stdout) {
+            Ok(ListJson {
+                versions,
+                error: None,
+                ..
+            }) if output.success => Ok(versions),
+            parsed => {
+                let json_error = parsed.ok().and_then(|l| l.error).map(|e| e.err);
+                Err(classify_failure(
+                    &output.error_message(json_error.as_deref()),
+                ))
+            }
+        }
+    }
+
+    async fn resolve(&self, module: &str, query: &str) -> Result<ResolvedVersion> {
+        let target = format!("{module}@{query}");
+        let (output, _scratch) = self.run(&["list", "-m", "-json", "--", &target]).await?;
+        match serde_json::from_slice::<ListJson>(&output.stdout) {
+            Ok(ListJson {
+                version: Some(version),
+                time,
+                error: None,
+                ..
+            }) if output.success => Ok(ResolvedVersion {
+                version,
+                time: time.unwrap_or_default(),
+            }),
+            parsed => {
+                let json_error = parsed.ok().and_then(|l| l.error).map(|e| e.err);
+                Err(classify_failure(
+                    &output.error_message(json_error.as_deref()),
+                ))
+            }
+        }
+    }
+}
+
+/// Sorts a go command failure into the kind that decides the HTTP status (docs/errors.md).
+/// Failures that may pass (timeouts, refused connections, upstream 5xx) are `Upstream`, so a
+/// client does not silently fall back past a proxy that is only briefly cut off; versions that
+/// exist but can never be served are `Gone`; everything else means "not here": `NotFound`,
+/// which lets `GOPROXY=piraeus,direct` clients try the next entry.
+pub(crate) fn classify_failure(message: &str) -> Error {
+    const TRANSIENT: &[&str] = &[
+        // Every phrase contains a space or a colon, so none can match a module path or version
+        // quoted in the same message.
+        "timed out",
+        "i/o timeout",
+        "deadline exceeded",
+        "connection refused",
+        "connection reset",
+        "no route to host",
+        "network is unreachable",
+        "temporary failure in name resolution",
+        "tls handshake",
+        "500 internal server error",
+        "502 bad gateway",
+        "503 service unavailable",
+        "504 gateway timeout",
+        "429 too many requests",
+        "cannot run",
+        "no space left on device",
+    ];
+    const PERMANENT: &[&str] = &[
+        // Lower case: matched against the lower-cased message.
+        "go.mod has non-",
+        "declares its path as",
+        "should be v",
+        "module contains a go.mod file, so major version must be compatible",
+        "zip file too large",
+        "module source tree too large",
+        "has post-v",
+        "disallowed version string",
+        // The checksum database disagrees with what upstream served: never store or serve it.
+        "security error",
+    ];
+    let lower = message.to_lowercase();
+    if TRANSIENT.iter().any(|needle| lower.contains(needle)) {
+        Error::upstream(message.to_string())
+    } else if PERMANENT.iter().any(|needle| lower.contains(needle)) {
+        Error::gone(message.to_string())
+    } else {
+        Error::not_found(message.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classifies_go_command_failures() {
+        let cases = [
+            (
+                "example.test/foo.git@v9.0.0: invalid version: unknown revision v9.0.0",
+                "not found",
+            ),
+            (
+                "module example.test/nope.git: git ls-remote -q origin: exit status 128",
+                "not found",
+            ),
+            (
+                "example.com/x@v1.0.0: reading https://proxy.golang.org/example.com/x/@v/v1.0.0.info: 404 Not Found",
+                "not found",
+            ),
+            (
+                "example.com/x@v1.0.0: reading https://proxy.example/x/@v/v1.0.0.info: 502 Bad Gateway",
+                "upstream failure",
+            ),
+            ("dial tcp 10.0.0.1:443: i/o timeout", "upstream failure"),
+            (
+                "go mod download -json timed out after 600s",
+                "upstream failure",
+            ),
+            (
+                "module example.test/timeout.git: git ls-remote -q origin: exit status 128",
+                "not found",
+            ),
+            ("write /tmp/x: no space left on device", "upstream failure"),
+            (
+                "verifying example.com/x@v1.0.0: checksum mismatch\n\nSECURITY ERROR",
+                "gone",
+            ),
+            (
+                "example.test/a.git@v1.0.0: parsing go.mod: module declares its path as: other.test/a but was required as: example.test/a.git",
+                "gone",
+            ),
+            (
+                "example.test/a.git@v2.0.0: invalid version: should be v2.0.0+incompatible",
+                "gone",
+            ),
+        ];
+        for (message, expected) in cases {
+            let kind = classify_failure(message).to_string();
+            assert!(
+                kind.starts_with(expected),
+                "{message:?} classified as {kind:?}, expected {expected}"
+            );
+        }
+    }
+}

@@ -1,0 +1,231 @@
+//! One download becomes stored, hashed, indexed artifacts. Shared by the local proxy and the
+//! AWS fetch function, so both keep exactly the same write order and checks.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use super::{Download, Fetcher};
+use crate::clock::now_millis;
+use crate::error::{Error, Result};
+use crate::golang::checksum;
+use crate::index::{FetchFailure, Index, StoredVersion};
+use crate::proxy::artifact::{ArtifactKind, artifact_key};
+use crate::store::{BlobSource, BlobStore, PutOutcome};
+
+pub struct Ingester {
+    store: Arc<dyn BlobStore>,
+    index: Arc<dyn Index>,
+    fetcher: Arc<dyn Fetcher>,
+}
+
+impl Ingester {
+    pub fn new(
+        store: Arc<dyn BlobStore>,
+        index: Arc<dyn Index>,
+        fetcher: Arc<dyn Fetcher>,
+    ) -> Self {
+        Self {
+            store,
+            index,
+            fetcher,
+        }
+    }
+
+    /// Fetches and stores `module@version` under `holder`'s lease, then marks it ready; on
+    /// failure records why, so every request waiting on this fetch gets the same answer.
+    pub async fn ingest(&self, module: &str, version: &str, holder: &str) -> Result<StoredVersion> {
+        let started = std::time::Instant::now();
+        match self.fetch_and_store(module, version).await {
+            Ok(record) => {
+                self.index.mark_ready(&record).await?;
+                let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
+                crate::telemetry::metrics::fetch("stored", duration_ms, record.zip_size);
+                tracing::info!(
+                    module,
+                    version,
+                    zip_bytes = record.zip_size,
+                    zip_hash = %record.zip_hash,
+                    duration_ms = started.elapsed().as_millis() as u64,
+                    "fetched and stored"
+                );
+                Ok(record)
+            }
+            Err(error) => {
+                tracing::warn!(module, version, error = %error.chain(), duration_ms = started.elapsed().as_millis() as u64, "fetch failed");
+                crate::telemetry::metrics::fetch(
+                    "failed",
+                    started.elapsed().as_secs_f64() * 1000.0,
+                    0,
+                );
+                self.index
+                    .mark_failed(
+                        module,
+                        version,
+                        holder,
+                        &FetchFailure::from_error(&error),
+                        now_millis(),
+                    )
+                    .await?;
+                Err(error)
+            }
+        }
+    }
+
+    async fn fetch_and_store(&self, module: &str, version: &str) -> Result<StoredVersion> {
+        let download = self.fetcher.download(module, version).await?;
+        if download.version != version {
+            return Err(Error::gone(format!(
+                "{module}@{version} resolves to {} upstream",
+                download.version
+            )));
+        }
+        let zip_hash = checksum::hash_zip_file_off_thread(download.zip.clone()).await?;
+        let go_mod = read_small_file(&download.go_mod).await?;
+        let info = read_small_file(&download.info).await?;
+        let mod_hash = checksum::hash_go_mod(&go_mod);
+        check_agrees(&download, &zip_hash, &mod_hash)?;
+        let time = info_time(&info)?;
+
+        // Zip, then go.mod, then info: the info's presence means the rest is complete, and the
+        // index only turns ready after all three.
+        let zip_key = artifact_key(module, version, ArtifactKind::Zip);
+        let (zip_hash, zip_size) = match self
+            .store
+            .put_if_absent(
+                &zip_key,
+                BlobSource::File(download.zip.clone()),
+                ArtifactKind::Zip.headers(),
+            )
+            .await?
+        {
+            PutOutcome::Created => (zip_hash, file_size(&download.zip).await?),
+            PutOutcome::AlreadyExists => self.existing_zip(&zip_key, &zip_hash).await?,
+        };
+        let mod_key = artifact_key(module, version, ArtifactKind::Mod);
+        let (mod_hash, mod_size) = match self
+            .store
+            .put_if_absent(
+                &mod_key,
+                BlobSource::Bytes(go_mod.clone()),
+                ArtifactKind::Mod.headers(),
+            )
+            .await?
+        {
+            PutOutcome::Created => (mod_hash, go_mod.len() as u64),
+            PutOutcome::AlreadyExists => {
+                let stored = read_blob(self.store.as_ref(), &mod_key).await?;
+                (checksum::hash_go_mod(&stored), stored.len() as u64)
+            }
+        };
+        let info_key = artifact_key(module, version, ArtifactKind::Info);
+        let (time, info_size) = match self
+            .store
+            .put_if_absent(
+                &info_key,
+                BlobSource::Bytes(info.clone()),
+                ArtifactKind::Info.headers(),
+            )
+            .await?
+        {
+            PutOutcome::Created => (time, info.len() as u64),
+            PutOutcome::AlreadyExists => {
+                let stored = read_blob(self.store.as_ref(), &info_key).await?;
+                (info_time(&stored)?, stored.len() as u64)
+            }
+        };
+        Ok(StoredVersion {
+            module: module.to_string(),
+            version: version.to_string(),
+            time,
+            zip_hash,
+            mod_hash,
+            zip_size,
+            mod_size,
+            info_size,
+            origin: self.fetcher.origin(),
+            fetched_at: now_millis(),
+        })
+    }
+
+    /// A zip was already stored (an earlier fetch whose index write was lost, or another
+    /// instance that won the race): what is stored wins, so record its hash, not the new one's.
+    async fn existing_zip(&self, key: &str, fetched_hash: &str) -> Result<(String, u64)> {
+        let (stored_hash, size) = hash_stored_zip(self.store.as_ref(), key).await?;
+        if stored_hash != fetched_hash {
+            tracing::warn!(key, %stored_hash, %fetched_hash, "upstream changed a stored version; keeping the stored zip");
+        }
+        Ok((stored_hash, size))
+    }
+}
+
+fn check_agrees(download: &Download, zip_hash: &str, mod_hash: &str) -> Result<()> {
+    if download.zip_hash != zip_hash || download.mod_hash != mod_hash {
+        return Err(Error::conflict(format!(
+            "checksum mismatch for {}: go reported {} {}, computed {zip_hash} {mod_hash}",
+            download.version, download.zip_hash, download.mod_hash
+        )));
+    }
+    Ok(())
+}
+
+/// The `Time` field of a `.info` body.
+fn info_time(info: &[u8]) -> Result<String> {
+    #[derive(serde::Deserialize)]
+    struct Info {
+        #[serde(rename = "Time", default)]
+        time: String,
+    }
+    serde_json::from_slice::<Info>(info)
+        .map(|info| info.time)
+        .map_err(|e| Error::conflict(format!("malformed .info: {e}")))
+}
+
+async fn file_size(path: &Path) -> Result<u64> {
+    Ok(tokio::fs::metadata(path)
+        .await
+        .map_err(|e| Error::storage(path.display(), e))?
+        .len())
+}
+
+/// Reads one of the small artifacts (go.mod, info) that are safe to hold in memory.
+async fn read_small_file(path: &Path) -> Result<Bytes> {
+    tokio::fs::read(path)
+        .await
+        .map(Bytes::from)
+        .map_err(|e| Error::storage(path.display(), e))
+}
+
+/// Reads a small stored blob (go.mod, info) whole.
+pub(crate) async fn read_blob(store: &dyn BlobStore, key: &str) -> Result<Bytes> {
+    let mut blob = store.get(key).await?;
+    let mut contents = Vec::with_capacity(blob.length as usize);
+    blob.body
+        .read_to_end(&mut contents)
+        .await
+        .map_err(|e| Error::storage(key, e))?;
+    Ok(contents.into())
+}
+
+/// `h1:` and size of a stored zip: streamed to a scratch file and hashed from disk, never held
+/// in memory. `NotFound` when it is absent, `Conflict` when it is not a valid zip.
+pub(crate) async fn hash_stored_zip(store: &dyn BlobStore, key: &str) -> Result<(String, u64)> {
+    let scratch = tempfile::tempdir().map_err(|e| Error::storage("temporary directory", e))?;
+    let path = scratch.path().join("stored.zip");
+    let mut blob = store.get(key).await?;
+    let mut file = tokio::fs::File::create(&path)
+        .await
+        .map_err(|e| Error::storage(path.display(), e))?;
+    let size = tokio::io::copy(&mut blob.body, &mut file)
+        .await
+        .map_err(|e| Error::storage(key, e))?;
+    // The hashing thread opens the file anew: every byte must have reached it first.
+    file.flush()
+        .await
+        .map_err(|e| Error::storage(path.display(), e))?;
+    drop(file);
+    let hash = checksum::hash_zip_file_off_thread(path).await?;
+    Ok((hash, size))
+}

@@ -1,0 +1,91 @@
+//! Getting modules from upstream: the [`Fetcher`] and [`Resolver`] (the Go toolchain), the
+//! [`ingest::Ingester`] that stores what it downloads, and the [`FetchTrigger`] that starts an
+//! ingest (a task locally, an asynchronous function invocation on AWS).
+
+pub mod go;
+pub mod ingest;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use crate::error::Result;
+
+pub use go::{GoToolchain, GoToolchainConfig};
+pub use ingest::Ingester;
+
+/// One module version downloaded into a private scratch directory, which is removed when this
+/// value drops.
+pub struct Download {
+    pub version: String,
+    pub info: PathBuf,
+    pub go_mod: PathBuf,
+    pub zip: PathBuf,
+    /// The go command's `h1:` of the zip, checked against our own hash before storing.
+    pub zip_hash: String,
+    pub mod_hash: String,
+    /// Keeps the scratch directory alive while the files are in use.
+    pub scratch: Option<tempfile::TempDir>,
+}
+
+/// A query resolved to a canonical version: the body of `@latest` and `$query.info`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ResolvedVersion {
+    pub version: String,
+    pub time: String,
+}
+
+/// Downloads from upstream. Gets already-validated module paths and versions. Only the
+/// process that runs the Go toolchain has one (the local proxy, the fetch function).
+#[async_trait]
+pub trait Fetcher: Send + Sync {
+    /// Downloads one canonical version: info, go.mod and zip.
+    async fn download(&self, module: &str, version: &str) -> Result<Download>;
+    /// The upstream setting, recorded as each stored version's origin.
+    fn origin(&self) -> String;
+}
+
+/// Asks upstream the questions whose answers change: lists and queries. The Go toolchain
+/// locally; on AWS a synchronous call to the fetch function, so serve never runs go itself.
+#[async_trait]
+pub trait Resolver: Send + Sync {
+    /// The module's tagged versions, retracted ones included (clients hide those themselves).
+    async fn list(&self, module: &str) -> Result<Vec<String>>;
+    /// Resolves `latest`, a branch, a tag or a commit prefix to a canonical version.
+    async fn resolve(&self, module: &str, query: &str) -> Result<ResolvedVersion>;
+}
+
+/// Starts fetching a version whose lease the caller already holds, without waiting for it.
+#[async_trait]
+pub trait FetchTrigger: Send + Sync {
+    async fn trigger(&self, module: &str, version: &str, holder: &str) -> Result<()>;
+}
+
+/// Runs the ingest as a task in this process.
+pub(crate) struct InProcessTrigger {
+    ingester: Arc<Ingester>,
+}
+
+impl InProcessTrigger {
+    pub fn new(ingester: Arc<Ingester>) -> Self {
+        Self { ingester }
+    }
+}
+
+#[async_trait]
+impl FetchTrigger for InProcessTrigger {
+    async fn trigger(&self, module: &str, version: &str, holder: &str) -> Result<()> {
+        let ingester = self.ingester.clone();
+        let (module, version, holder) =
+            (module.to_string(), version.to_string(), holder.to_string());
+        // A task of its own, so a client that hangs up does not abandon a fetch others wait on.
+        tokio::spawn(async move {
+            // The outcome is recorded in the index, where waiters read it; errors were logged.
+            let _ = ingester.ingest(&module, &version, &holder).await;
+        });
+        Ok(())
+    }
+}

@@ -1,0 +1,8 @@
+//! Go's rules, ported from golang.org/x/mod and the go command: what a module path and a version
+//! are, how they are case-encoded in URLs and file names, how versions order, and the `h1:`
+//! checksums go.sum records.
+
+pub(crate) mod checksum;
+pub(crate) mod gosum;
+pub mod path;
+pub(crate) mod version;

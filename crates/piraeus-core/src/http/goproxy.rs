@@ -1,0 +1,122 @@
+//! The GOPROXY endpoints: `$module/@v/list`, `$module/@latest`, `$module/@v/$query.info`, and a
+//! canonical version's `.info`, `.mod` and `.zip`.
+
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::response::Response;
+
+use super::reply::{Reply, ReplyBody};
+use super::route::{self, Route};
+use super::{JSON, NO_STORE, TEXT, error_response};
+use crate::error::{Error, ErrorKind};
+use crate::fetch::ResolvedVersion;
+use crate::proxy::artifact::{self, ArtifactKind};
+use crate::proxy::{Artifact, CacheOutcome, Proxy, Served, format_list};
+
+/// Every GOPROXY path: parsed and validated once, then handed to its endpoint.
+pub(super) async fn goproxy(State(proxy): State<Arc<Proxy>>, request: Request) -> Response {
+    let method = request.method().clone();
+    if method != Method::GET && method != Method::HEAD {
+        let mut response = error_response(
+            &Error::invalid(format!("method {method} is not allowed")),
+            "other",
+        );
+        *response.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
+        response
+            .headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+        return response;
+    }
+    let route = match route::parse(request.uri().path()) {
+        Ok(route) => route,
+        Err(error) => return error_response(&error, "invalid"),
+    };
+    let name = route.name();
+    let reply = match route {
+        Route::List { module } => list(&proxy, &module).await,
+        Route::Latest { module } => latest(&proxy, &module).await,
+        Route::Query { module, query } => query_info(&proxy, &module, &query).await,
+        Route::Artifact {
+            module,
+            version,
+            kind,
+        } => artifact(&proxy, &module, &version, kind).await,
+    };
+    match reply {
+        Ok(reply) => reply.into_response(name, method == Method::HEAD),
+        Err(error) => {
+            if matches!(error.kind(), ErrorKind::Storage | ErrorKind::Conflict) {
+                tracing::error!(error = %error.chain(), route = name, "request failed");
+            }
+            error_response(&error, name)
+        }
+    }
+}
+
+/// List, latest and query answers change when upstream does: clients and CDNs may keep them as
+/// long as Piraeus itself reuses them.
+fn short_lived(proxy: &Proxy) -> HeaderValue {
+    let value = format!("public, max-age={}", proxy.answer_ttl().as_secs());
+    HeaderValue::try_from(value).expect("digits and ASCII make a valid header")
+}
+
+/// `GET $module/@v/list`
+async fn list(proxy: &Proxy, module: &str) -> Result<Reply, Error> {
+    let Served { value, outcome } = proxy.list(module).await?;
+    Ok(Reply::text(
+        format_list(&value),
+        TEXT,
+        short_lived(proxy),
+        outcome,
+    ))
+}
+
+/// `GET $module/@latest`
+async fn latest(proxy: &Proxy, module: &str) -> Result<Reply, Error> {
+    let Served { value, outcome } = proxy.latest(module).await?;
+    Ok(resolved(proxy, &value, outcome))
+}
+
+/// `GET $module/@v/$query.info` for a branch, tag or commit prefix.
+async fn query_info(proxy: &Proxy, module: &str, query: &str) -> Result<Reply, Error> {
+    let Served { value, outcome } = proxy.query(module, query).await?;
+    Ok(resolved(proxy, &value, outcome))
+}
+
+fn resolved(proxy: &Proxy, resolved: &ResolvedVersion, outcome: CacheOutcome) -> Reply {
+    let body = serde_json::to_string(resolved).expect("a resolved version serialises");
+    Reply::text(body, JSON, short_lived(proxy), outcome)
+}
+
+/// `GET $module/@v/$version.info`, `.mod` and `.zip`
+async fn artifact(
+    proxy: &Proxy,
+    module: &str,
+    version: &str,
+    kind: ArtifactKind,
+) -> Result<Reply, Error> {
+    let Served { value, outcome } = proxy.artifact(module, version, kind).await?;
+    let reply = match value {
+        Artifact::Blob(blob) => Reply {
+            body: ReplyBody::Blob(blob),
+            content_type: kind.content_type(),
+            cache_control: HeaderValue::from_static(artifact::IMMUTABLE),
+            outcome,
+        },
+        // The URL expires; the next request (from S3 through CloudFront) gets the zip itself.
+        Artifact::Redirect(url) => Reply {
+            body: ReplyBody::Redirect(HeaderValue::try_from(url).map_err(|_| {
+                Error::new(
+                    ErrorKind::Storage,
+                    "the store produced an unusable presigned URL",
+                )
+            })?),
+            content_type: TEXT,
+            cache_control: HeaderValue::from_static(NO_STORE),
+            outcome,
+        },
+    };
+    Ok(reply)
+}

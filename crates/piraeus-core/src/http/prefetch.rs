@@ -1,0 +1,83 @@
+//! `POST /prefetch`: warms the cache from a go.sum, a go.mod or a JSON list (see
+//! [`crate::prefetch`]).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::{StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+
+use super::{NO_STORE, RequestFacts, error_response};
+use crate::error::Error;
+use crate::prefetch::{self, ItemState};
+use crate::proxy::Proxy;
+use crate::settings::parse_duration;
+
+/// A go.sum of a few thousand lines fits easily; a Lambda request cannot exceed 6 MB anyway.
+pub(super) const BODY_LIMIT: usize = 4 * 1024 * 1024;
+/// The longest a prefetch request may wait for its fetches.
+const MAX_WAIT: Duration = Duration::from_secs(600);
+
+/// `POST /prefetch[?wait=DURATION]`: a JSON array of `module@version`, a go.sum or a go.mod.
+/// Answers 202 while fetches run, 200 when all settled, 409 when a stored sum differs from a
+/// go.sum line, 400 when nothing could be accepted; the JSON report has every line's fate.
+pub(super) async fn prefetch(State(proxy): State<Arc<Proxy>>, uri: Uri, body: Bytes) -> Response {
+    let wait = match prefetch_wait(uri.query().unwrap_or_default()) {
+        Ok(wait) => wait,
+        Err(error) => return error_response(&error, "prefetch"),
+    };
+    let Ok(body) = std::str::from_utf8(&body) else {
+        return error_response(&Error::invalid("the body is not UTF-8 text"), "prefetch");
+    };
+    let plan = match prefetch::parse(body) {
+        Ok(plan) => plan,
+        Err(error) => return error_response(&error, "prefetch"),
+    };
+    let report = prefetch::run(&proxy, plan, wait).await;
+    tracing::info!(
+        accepted = report.accepted.len(),
+        rejected = report.rejected.len(),
+        stored = report.count(ItemState::Stored),
+        fetching = report.still_fetching(),
+        failed = report.count(ItemState::Failed),
+        mismatches = report.mismatches.len(),
+        "prefetch"
+    );
+    let status = if report.accepted.is_empty() {
+        StatusCode::BAD_REQUEST
+    } else if !report.mismatches.is_empty() {
+        StatusCode::CONFLICT
+    } else if report.still_fetching() > 0 {
+        StatusCode::ACCEPTED
+    } else {
+        StatusCode::OK
+    };
+    let mut response = (
+        status,
+        [(header::CACHE_CONTROL, NO_STORE)],
+        axum::Json(report),
+    )
+        .into_response();
+    response.extensions_mut().insert(RequestFacts {
+        route: "prefetch",
+        outcome: None,
+    });
+    response
+}
+
+/// The `wait` query parameter: how long to wait for the fetches, `0` (the default) for none.
+fn prefetch_wait(query: &str) -> Result<Duration, Error> {
+    let Some(value) = query.split('&').find_map(|pair| pair.strip_prefix("wait=")) else {
+        return Ok(Duration::ZERO);
+    };
+    let wait = parse_duration(value).map_err(Error::invalid)?;
+    if wait > MAX_WAIT {
+        return Err(Error::invalid(format!(
+            "wait={value} is longer than the {}s allowed",
+            MAX_WAIT.as_secs()
+        )));
+    }
+    Ok(wait)
+}

@@ -1,0 +1,30 @@
+//! Piraeus without the cloud: everything a Go module proxy needs that does not depend on where it
+//! runs. `piraeus-aws` adds S3, DynamoDB and Lambda on top; the `piraeus` command and the Lambda
+//! functions only assemble these parts.
+//!
+//! - [`golang`]: Go's rules: module paths, versions, case-encoding, `h1:` checksums, go.sum.
+//! - [`store`]: the [`store::BlobStore`] trait (immutable artifacts) and the filesystem store.
+//! - [`index`]: the [`index::Index`] trait (version records, fetch leases, answer cache) and,
+//!   with the `sqlite` feature, the embedded index.
+//! - [`fetch`]: the Go toolchain as fetcher and resolver, and the ingest path that turns one
+//!   download into stored, hashed, indexed artifacts.
+//! - [`proxy`]: the GOPROXY protocol over those traits, and the artifact layout.
+//! - [`http`]: the axum router over the proxy, one file per concern.
+//! - [`prefetch`], [`verify`]: warming the cache, re-checking what is stored.
+//! - [`settings`], [`error`], [`telemetry`]: configuration, the error type, logs and metrics.
+
+pub mod clock;
+pub mod error;
+pub mod fetch;
+pub mod golang;
+pub mod http;
+pub mod index;
+pub mod local;
+pub(crate) mod prefetch;
+pub mod proxy;
+pub mod settings;
+pub mod store;
+pub mod telemetry;
+pub mod verify;
+
+pub use error::{Error, ErrorKind, Result};

@@ -1,0 +1,598 @@
+//! The GOPROXY protocol over the storage, index and fetch traits. Knows nothing of HTTP; the
+//! router in [`crate::http`] maps its answers and errors to responses.
+
+pub mod artifact;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use crate::clock::{millis, now_millis};
+use crate::error::{Error, ErrorKind, Result};
+use crate::fetch::{FetchTrigger, ResolvedVersion, Resolver};
+use crate::golang::version;
+use crate::index::{AnswerKey, CachedAnswer, FetchFailure, Index, StoredVersion, VersionStatus};
+use crate::proxy::artifact::{ArtifactKind, artifact_key};
+use crate::settings;
+use crate::store::{Blob, BlobStore};
+
+#[derive(Debug, Clone)]
+pub struct ProxySettings {
+    /// How long list, latest and query answers are served without asking upstream again.
+    pub answer_ttl: Duration,
+    /// How long a request waits for a fetch (its own or another instance's) before giving up.
+    pub wait_timeout: Duration,
+    /// How long a fetch lease lasts; a crashed fetch is retried after it. Longer than the
+    /// fetch timeout, so a slow but live fetch is never run twice.
+    pub lease_duration: Duration,
+    /// How long a failed fetch is answered from the index before upstream is asked again.
+    pub failure_ttl: Duration,
+    /// Names this instance in fetch leases.
+    pub instance: String,
+    /// Whether a request for a version not yet stored waits for its fetch.
+    pub download_mode: DownloadMode,
+    /// Zips larger than this are answered with a redirect to a presigned URL when the store
+    /// has them (a Lambda response cannot carry more than about 6 MB); `None` streams all.
+    pub redirect_zips_over: Option<u64>,
+}
+
+/// What a request for a version that is not stored yet gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DownloadMode {
+    /// Starts the fetch and waits for it (bounded by `wait_timeout`).
+    Sync,
+    /// Starts the fetch and answers 404 at once, so the go command moves on to its next
+    /// GOPROXY entry; later requests find the version stored.
+    Async,
+}
+
+impl DownloadMode {
+    pub(crate) fn parse(text: &str) -> Result<Self, String> {
+        match text {
+            "sync" => Ok(DownloadMode::Sync),
+            "async" => Ok(DownloadMode::Async),
+            other => Err(format!(
+                "download mode {other:?} is neither \"sync\" nor \"async\""
+            )),
+        }
+    }
+}
+
+/// How long a presigned redirect for a large zip stays valid.
+const REDIRECT_VALIDITY: Duration = Duration::from_secs(15 * 60);
+
+impl Default for ProxySettings {
+    /// The settings' defaults, for a proxy that waits as long as a fetch may take.
+    fn default() -> Self {
+        let fetch_timeout = settings::FETCH_TIMEOUT.default_value();
+        Self {
+            answer_ttl: settings::ANSWER_TTL.default_value(),
+            wait_timeout: fetch_timeout + Duration::from_secs(60),
+            lease_duration: lease_for(fetch_timeout),
+            failure_ttl: Duration::from_secs(30),
+            instance: default_instance_name(),
+            download_mode: settings::DOWNLOAD_MODE.default_value(),
+            redirect_zips_over: None,
+        }
+    }
+}
+
+/// The fetch lease for a given fetch timeout: long enough that a slow but live fetch, with
+/// its hashing and uploads after the go command ends, is never run twice; short enough that a
+/// crashed fetch is retried soon.
+pub fn lease_for(fetch_timeout: Duration) -> Duration {
+    fetch_timeout + (fetch_timeout / 4).clamp(Duration::from_secs(5), Duration::from_secs(60))
+}
+
+/// `hostname-pid`, unique enough among instances sharing one index.
+pub fn default_instance_name() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    format!("{}-{}", host.trim(), std::process::id())
+}
+
+/// How an answer was obtained; logged per request and reported in metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CacheOutcome {
+    /// Served from storage or a fresh cached answer.
+    Hit,
+    /// Fetched from upstream for this request (or while it waited).
+    Miss,
+    /// Upstream failed; served a cached answer past its TTL.
+    Stale,
+    /// Upstream failed and nothing was cached; answered from the stored versions.
+    Stored,
+}
+
+impl CacheOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CacheOutcome::Hit => "hit",
+            CacheOutcome::Miss => "miss",
+            CacheOutcome::Stale => "stale",
+            CacheOutcome::Stored => "stored",
+        }
+    }
+}
+
+/// Where a version stands after [`Proxy::start_fetch`] looked at it once.
+pub(crate) enum FetchState {
+    Stored(StoredVersion),
+    /// A fetch is under way: one this call started, or another holder's live lease.
+    Fetching,
+    /// The last fetch failed recently; the error says why.
+    Failed(Error),
+}
+
+/// A canonical artifact: its bytes, or where to get them when they are too large for us.
+pub(crate) enum Artifact {
+    Blob(Blob),
+    Redirect(String),
+}
+
+pub(crate) struct Served<T> {
+    pub value: T,
+    pub outcome: CacheOutcome,
+}
+
+fn served<T>(value: T, outcome: CacheOutcome) -> Served<T> {
+    Served { value, outcome }
+}
+
+pub struct Proxy {
+    store: Arc<dyn BlobStore>,
+    index: Arc<dyn Index>,
+    resolver: Arc<dyn Resolver>,
+    trigger: Arc<dyn FetchTrigger>,
+    settings: ProxySettings,
+    leases_taken: AtomicU64,
+}
+
+/// Every method takes module paths and versions already validated by the caller (the router's
+/// route parser): they are used as storage keys and go command arguments.
+impl Proxy {
+    pub fn new(
+        store: Arc<dyn BlobStore>,
+        index: Arc<dyn Index>,
+        resolver: Arc<dyn Resolver>,
+        trigger: Arc<dyn FetchTrigger>,
+        settings: ProxySettings,
+    ) -> Self {
+        Self {
+            store,
+            index,
+            resolver,
+            trigger,
+            settings,
+            leases_taken: AtomicU64::new(0),
+        }
+    }
+
+    /// How long list, latest and query answers are reused: also how long clients may cache them.
+    pub fn answer_ttl(&self) -> Duration {
+        self.settings.answer_ttl
+    }
+
+    /// Storage and index are reachable.
+    pub async fn check(&self) -> Result<()> {
+        self.store.check().await?;
+        self.index.check().await
+    }
+
+    /// A canonical version's `.info`, `.mod` or `.zip`, fetching the version on a miss.
+    pub(crate) async fn artifact(
+        &self,
+        module: &str,
+        version: &str,
+        kind: ArtifactKind,
+    ) -> Result<Served<Artifact>> {
+        let (record, outcome) = self.ensure_stored(module, version).await?;
+        let key = artifact_key(module, version, kind);
+        let too_large = kind == ArtifactKind::Zip
+            && self
+                .settings
+                .redirect_zips_over
+                .is_some_and(|limit| record.zip_size > limit);
+        if too_large && let Some(url) = self.store.presigned_get(&key, REDIRECT_VALIDITY).await? {
+            return Ok(served(Artifact::Redirect(url), outcome));
+        }
+        match self.store.get(&key).await {
+            Ok(blob) => Ok(served(Artifact::Blob(blob), outcome)),
+            Err(error) if error.kind() == ErrorKind::NotFound => Err(Error::new(
+                ErrorKind::Storage,
+                format!(
+                    "{key} is indexed as stored but missing from the store; run `piraeus verify`"
+                ),
+            )
+            .with_source(error)),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Makes sure a canonical version is stored, running at most one fetch for it across every
+    /// instance sharing the index, and waiting (bounded) for whichever fetch is under way. In
+    /// async download mode it starts the fetch and answers not-found instead of waiting.
+    pub(crate) async fn ensure_stored(
+        &self,
+        module: &str,
+        version: &str,
+    ) -> Result<(StoredVersion, CacheOutcome)> {
+        let started_waiting = now_millis();
+        let deadline = Instant::now() + self.settings.wait_timeout;
+        let mut outcome = CacheOutcome::Hit;
+        let mut delay = Duration::from_millis(10);
+        loop {
+            match self.start_fetch(module, version, started_waiting).await? {
+                FetchState::Stored(record) => return Ok((record, outcome)),
+                FetchState::Failed(error) => return Err(error),
+                FetchState::Fetching => {}
+            }
+            outcome = CacheOutcome::Miss;
+            if self.settings.download_mode == DownloadMode::Async {
+                return Err(Error::not_found(format!(
+                    "{module}@{version} is not stored yet; it is being fetched, retry shortly"
+                )));
+            }
+            if Instant::now() >= deadline {
+                return Err(Error::pending(format!(
+                    "{module}@{version} is still being fetched after {}s; retry shortly",
+                    self.settings.wait_timeout.as_secs()
+                )));
+            }
+            tokio::time::sleep(delay).await;
+            // Capped low: every waiter pays up to one interval after the fetch completes.
+            delay = (delay * 2).min(Duration::from_millis(100));
+        }
+    }
+
+    /// Looks at a version once and, when it is neither stored nor being fetched, claims the
+    /// fetch lease and triggers the fetch. Failures recorded at or after `failures_since`, or
+    /// within the failure TTL, are reported; older ones are retried.
+    pub(crate) async fn start_fetch(
+        &self,
+        module: &str,
+        version: &str,
+        failures_since: i64,
+    ) -> Result<FetchState> {
+        let now = now_millis();
+        match self.index.version(module, version).await? {
+            VersionStatus::Ready(record) => return Ok(FetchState::Stored(record)),
+            VersionStatus::Failed { failure, failed_at }
+                if failed_at >= failures_since
+                    || now - failed_at < millis(self.settings.failure_ttl) =>
+            {
+                return Ok(FetchState::Failed(failure.to_error()));
+            }
+            VersionStatus::Fetching { lease_expires, .. } if lease_expires >= now => {
+                return Ok(FetchState::Fetching);
+            }
+            VersionStatus::Failed { .. }
+            | VersionStatus::Fetching { .. }
+            | VersionStatus::Absent => {}
+        }
+        let holder = self.new_lease_holder();
+        let lease_expires = now + millis(self.settings.lease_duration);
+        let claimed = self
+            .index
+            .claim_fetch(module, version, &holder, lease_expires, now)
+            .await?;
+        if claimed && let Err(error) = self.trigger.trigger(module, version, &holder).await {
+            // Record the failure under our lease, or every request for this version would
+            // wait for a fetch that never started until the lease expired.
+            let failure = FetchFailure::from_error(&error);
+            self.index
+                .mark_failed(module, version, &holder, &failure, now_millis())
+                .await?;
+            return Err(error);
+        }
+        // Claimed and triggered, or someone else claimed it first: either way it is under way.
+        Ok(FetchState::Fetching)
+    }
+
+    fn new_lease_holder(&self) -> String {
+        let sequence = self.leases_taken.fetch_add(1, Ordering::Relaxed);
+        format!("{}-{}-{sequence}", self.settings.instance, now_millis())
+    }
+
+    /// `$module/@v/list`: the tagged versions upstream reports, plus every tagged version
+    /// stored here (so a deleted tag or repository still lists what was served), sorted.
+    pub(crate) async fn list(&self, module: &str) -> Result<Served<Vec<String>>> {
+        let key = AnswerKey::List {
+            module: module.to_string(),
+        };
+        let cached = self.index.cached_answer(&key).await?;
+        if let Some(answer) = cached.as_ref().filter(|answer| self.is_fresh(answer)) {
+            return Ok(served(parse_list(&answer.body), CacheOutcome::Hit));
+        }
+        let stored = self.stored_tagged_versions(module).await?;
+        match self.resolver.list(module).await {
+            Ok(upstream) => {
+                let versions = merge_versions(upstream, stored);
+                let answer = CachedAnswer {
+                    body: format_list(&versions),
+                    fetched_at: now_millis(),
+                };
+                self.index.put_cached_answer(&key, &answer).await?;
+                Ok(served(versions, CacheOutcome::Miss))
+            }
+            Err(error) => {
+                if error.kind() != ErrorKind::NotFound {
+                    tracing::warn!(module, %error, "list from upstream failed; answering from what is stored");
+                }
+                match cached {
+                    Some(answer) => Ok(served(
+                        merge_versions(parse_list(&answer.body), stored),
+                        CacheOutcome::Stale,
+                    )),
+                    None if !stored.is_empty() => Ok(served(
+                        merge_versions(Vec::new(), stored),
+                        CacheOutcome::Stored,
+                    )),
+                    None => Err(error),
+                }
+            }
+        }
+    }
+
+    /// `$module/@latest`: what `go list -m $module@latest` resolves to upstream; when upstream
+    /// fails, the last answer, else the best stored version by the go command's own rule.
+    pub(crate) async fn latest(&self, module: &str) -> Result<Served<ResolvedVersion>> {
+        let key = AnswerKey::Latest {
+            module: module.to_string(),
+        };
+        match self.resolve_cached(&key, module, "latest").await {
+            Err(error) if error.kind() != ErrorKind::Storage => {
+                let stored = self.index.stored_versions(module).await?;
+                match latest_stored(&stored) {
+                    Some(record) => {
+                        tracing::warn!(module, %error, "latest from upstream failed; answering from what is stored");
+                        let resolved = ResolvedVersion {
+                            version: record.version.clone(),
+                            time: record.time.clone(),
+                        };
+                        Ok(served(resolved, CacheOutcome::Stored))
+                    }
+                    None => Err(error),
+                }
+            }
+            answer => answer,
+        }
+    }
+
+    /// `$module/@v/$query.info` for a non-canonical query (branch, tag, commit prefix): the
+    /// canonical version it resolves to now. Cached briefly, never stored as an artifact.
+    pub(crate) async fn query(&self, module: &str, query: &str) -> Result<Served<ResolvedVersion>> {
+        let key = AnswerKey::Query {
+            module: module.to_string(),
+            query: query.to_string(),
+        };
+        self.resolve_cached(&key, module, query).await
+    }
+
+    /// A fresh cached resolution, else upstream's, else a stale one.
+    async fn resolve_cached(
+        &self,
+        key: &AnswerKey,
+        module: &str,
+        query: &str,
+    ) -> Result<Served<ResolvedVersion>> {
+        let cached = self.index.cached_answer(key).await?;
+        let decode =
+            |answer: &CachedAnswer| serde_json::from_str::<ResolvedVersion>(&answer.body).ok();
+        if let Some(resolved) = cached
+            .as_ref()
+            .filter(|answer| self.is_fresh(answer))
+            .and_then(decode)
+        {
+            return Ok(served(resolved, CacheOutcome::Hit));
+        }
+        match self.resolver.resolve(module, query).await {
+            Ok(resolved) => {
+                let body = serde_json::to_string(&resolved).expect("a resolved version serialises");
+                self.index
+                    .put_cached_answer(
+                        key,
+                        &CachedAnswer {
+                            body,
+                            fetched_at: now_millis(),
+                        },
+                    )
+                    .await?;
+                Ok(served(resolved, CacheOutcome::Miss))
+            }
+            Err(error) => match cached.as_ref().and_then(decode) {
+                Some(resolved) => {
+                    tracing::warn!(module, query, %error, "resolving upstream failed; serving the last answer");
+                    Ok(served(resolved, CacheOutcome::Stale))
+                }
+                None => Err(error),
+            },
+        }
+    }
+
+    fn is_fresh(&self, answer: &CachedAnswer) -> bool {
+        now_millis() - answer.fetched_at < millis(self.settings.answer_ttl)
+    }
+
+    async fn stored_tagged_versions(&self, module: &str) -> Result<Vec<String>> {
+        let stored = self.index.stored_versions(module).await?;
+        Ok(stored
+            .into_iter()
+            .map(|record| record.version)
+            .filter(|v| !version::is_pseudo_version(v))
+            .collect())
+    }
+}
+
+/// Go's own preference for `latest`: the highest release, else the highest pre-release, else
+/// the highest pseudo-version.
+fn latest_stored(stored: &[StoredVersion]) -> Option<&StoredVersion> {
+    let rank = |record: &StoredVersion| {
+        let v = record.version.as_str();
+        if version::is_pseudo_version(v) {
+            0
+        } else if version::prerelease(v).is_some() {
+            1
+        } else {
+            2
+        }
+    };
+    stored.iter().max_by(|a, b| {
+        rank(a)
+            .cmp(&rank(b))
+            .then_with(|| version::compare(&a.version, &b.version))
+    })
+}
+
+fn merge_versions(mut versions: Vec<String>, more: Vec<String>) -> Vec<String> {
+    versions.extend(more);
+    versions.retain(|v| version::is_canonical(v) && !version::is_pseudo_version(v));
+    version::sort(&mut versions);
+    versions.dedup();
+    versions
+}
+
+fn parse_list(body: &str) -> Vec<String> {
+    body.lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .map(String::from)
+        .collect()
+}
+
+/// The list body: one version per line.
+pub(crate) fn format_list(versions: &[String]) -> String {
+    versions.iter().map(|v| format!("{v}\n")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[cfg(feature = "sqlite")]
+    use crate::index::SqliteIndex;
+    #[cfg(feature = "sqlite")]
+    use crate::store::FilesystemStore;
+
+    /// A trigger whose invocation is refused, as a Lambda invoke can be.
+    #[cfg(feature = "sqlite")]
+    struct RefusingTrigger;
+
+    #[cfg(feature = "sqlite")]
+    #[async_trait::async_trait]
+    impl FetchTrigger for RefusingTrigger {
+        async fn trigger(&self, _: &str, _: &str, _: &str) -> Result<()> {
+            Err(Error::upstream("invoke refused"))
+        }
+    }
+
+    /// Upstream is never reached in these tests.
+    #[cfg(feature = "sqlite")]
+    struct Unreachable;
+
+    #[cfg(feature = "sqlite")]
+    #[async_trait::async_trait]
+    impl Resolver for Unreachable {
+        async fn list(&self, _: &str) -> Result<Vec<String>> {
+            unreachable!()
+        }
+        async fn resolve(&self, _: &str, _: &str) -> Result<ResolvedVersion> {
+            unreachable!()
+        }
+    }
+
+    #[cfg(feature = "sqlite")]
+    #[tokio::test]
+    async fn a_failed_trigger_releases_its_lease_at_once() {
+        let directory = tempfile::tempdir().unwrap();
+        let index = Arc::new(SqliteIndex::in_memory().unwrap());
+        let settings = ProxySettings {
+            wait_timeout: Duration::from_secs(1),
+            ..ProxySettings::default()
+        };
+        let proxy = Proxy::new(
+            Arc::new(FilesystemStore::open(directory.path()).unwrap()),
+            index.clone(),
+            Arc::new(Unreachable),
+            Arc::new(RefusingTrigger),
+            settings,
+        );
+        let error = proxy
+            .ensure_stored("example.com/m", "v1.0.0")
+            .await
+            .expect_err("the trigger failed");
+        assert!(
+            error.kind() == ErrorKind::Upstream && error.message() == "invoke refused",
+            "{error:?}"
+        );
+        assert!(
+            matches!(
+                index.version("example.com/m", "v1.0.0").await.unwrap(),
+                VersionStatus::Failed { .. }
+            ),
+            "the lease is released, not left to expire"
+        );
+    }
+
+    fn stored(version: &str) -> StoredVersion {
+        StoredVersion {
+            module: "example.com/m".into(),
+            version: version.into(),
+            time: String::new(),
+            zip_hash: String::new(),
+            mod_hash: String::new(),
+            zip_size: 0,
+            mod_size: 0,
+            info_size: 0,
+            origin: String::new(),
+            fetched_at: 0,
+        }
+    }
+
+    #[test]
+    fn latest_prefers_releases_then_prereleases_then_pseudo_versions() {
+        let pick = |versions: &[&str]| {
+            let records: Vec<_> = versions.iter().map(|v| stored(v)).collect();
+            latest_stored(&records).map(|r| r.version.clone())
+        };
+        assert_eq!(
+            pick(&[
+                "v1.0.0",
+                "v1.1.0-rc.1",
+                "v1.0.1-0.20240101000000-abcdefabcdef"
+            ])
+            .as_deref(),
+            Some("v1.0.0")
+        );
+        assert_eq!(
+            pick(&[
+                "v1.1.0-rc.1",
+                "v1.1.0-rc.2",
+                "v0.0.0-20240101000000-abcdefabcdef"
+            ])
+            .as_deref(),
+            Some("v1.1.0-rc.2")
+        );
+        assert_eq!(
+            pick(&["v0.0.0-20240101000000-abcdefabcdef"]).as_deref(),
+            Some("v0.0.0-20240101000000-abcdefabcdef")
+        );
+        assert_eq!(pick(&[]), None);
+    }
+
+    #[test]
+    fn merged_lists_are_sorted_unique_and_tagged_only() {
+        let merged = merge_versions(
+            vec!["v1.10.0".into(), "v1.2.0".into(), "v1.0.0-RC1".into()],
+            vec![
+                "v1.2.0".into(),
+                "v0.0.0-20240101000000-abcdefabcdef".into(),
+                "v2.0.0+incompatible".into(),
+            ],
+        );
+        assert_eq!(
+            merged,
+            ["v1.0.0-RC1", "v1.2.0", "v1.10.0", "v2.0.0+incompatible"]
+        );
+        assert_eq!(format_list(&merged[..2]), "v1.0.0-RC1\nv1.2.0\n");
+        assert_eq!(parse_list("v1.0.0\n\nv1.1.0\n"), ["v1.0.0", "v1.1.0"]);
+    }
+}

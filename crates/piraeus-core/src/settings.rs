@@ -1,0 +1,403 @@
+//! Every setting of Piraeus, defined once: its flag, its environment variable, its default, its
+//! help and its parser. `piraeus` turns each into a command-line flag (which also reads the
+//! variable); the Lambda functions read the same variables from their environment. Nothing
+//! else names a `PIRAEUS_*` variable or writes a default.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::error::{Error, Result};
+use crate::proxy::DownloadMode;
+use crate::telemetry::logging::LogFormat;
+
+/// One setting. `T` is what the parser makes of the text.
+pub struct Setting<T: 'static> {
+    /// The long flag, without its dashes.
+    pub flag: &'static str,
+    /// The environment variable.
+    pub env: &'static str,
+    /// Used when neither the flag nor the variable is given; `None`: optional or required.
+    pub default: Option<&'static str>,
+    pub help: &'static str,
+    pub parse: fn(&str) -> Result<T, String>,
+}
+
+impl<T> Setting<T> {
+    /// The value named by `lookup(env)`, else the default; `None` when there is neither. Empty
+    /// values count as unset, as a template parameter left blank does.
+    pub fn read(&self, lookup: &dyn Fn(&str) -> Option<String>) -> Result<Option<T>> {
+        let given = lookup(self.env).filter(|value| !value.trim().is_empty());
+        given
+            .as_deref()
+            .or(self.default)
+            .map(|text| {
+                (self.parse)(text).map_err(|error| Error::invalid(format!("{}: {error}", self.env)))
+            })
+            .transpose()
+    }
+
+    /// Like [`Setting::read`], for settings without which nothing can start.
+    pub fn require(&self, lookup: &dyn Fn(&str) -> Option<String>) -> Result<T> {
+        self.read(lookup)?
+            .ok_or_else(|| Error::invalid(format!("{} must be set", self.env)))
+    }
+
+    /// The parsed default, for code that needs one without a setting source (tests, defaults).
+    pub fn default_value(&self) -> T {
+        let text = self.default.expect("the setting has a default");
+        (self.parse)(text).expect("the default parses")
+    }
+}
+
+pub const LOG_FORMAT: Setting<LogFormat> = Setting {
+    flag: "log-format",
+    env: "PIRAEUS_LOG_FORMAT",
+    default: Some("human"),
+    help: "Log format: human (readable lines) or json (one object per line, for log pipelines)",
+    parse: LogFormat::parse,
+};
+
+pub const LISTEN: Setting<SocketAddr> = Setting {
+    flag: "listen",
+    env: "PIRAEUS_LISTEN",
+    default: Some("127.0.0.1:3000"),
+    help: "Address to listen on",
+    parse: |text| {
+        text.parse()
+            .map_err(|_| format!("{text:?} is not an address like 127.0.0.1:3000"))
+    },
+};
+
+pub const DATA_DIR: Setting<PathBuf> = Setting {
+    flag: "data-dir",
+    env: "PIRAEUS_DATA_DIR",
+    default: Some("piraeus-data"),
+    help: "Where modules are stored, laid out as a GOPROXY tree (usable as GOPROXY=file://DIR). \
+           The index and scratch space live in its .piraeus folder",
+    parse: |text| Ok(PathBuf::from(text)),
+};
+
+pub const STORE: Setting<BucketLocation> = Setting {
+    flag: "store",
+    env: "PIRAEUS_STORE",
+    default: None,
+    help: "Store artifacts in S3 instead of the data directory: s3://BUCKET[/PREFIX]. Endpoint, \
+           region and credentials come from the standard AWS environment (e.g. AWS_ENDPOINT_URL)",
+    parse: BucketLocation::parse,
+};
+
+pub const INDEX: Setting<TableLocation> = Setting {
+    flag: "index",
+    env: "PIRAEUS_INDEX",
+    default: None,
+    help: "Keep the index in DynamoDB instead of SQLite: dynamodb://TABLE",
+    parse: TableLocation::parse,
+};
+
+/// The go command's own default.
+pub const UPSTREAM: Setting<String> = Setting {
+    flag: "upstream",
+    env: "PIRAEUS_UPSTREAM",
+    default: Some("https://proxy.golang.org,direct"),
+    help: "GOPROXY used to fetch misses, in the go command's syntax (\"direct\", URLs separated by \
+           \",\" or \"|\"). Private modules follow GOPRIVATE/GONOSUMDB from the environment",
+    parse: parse_upstream,
+};
+
+pub const GO: Setting<PathBuf> = Setting {
+    flag: "go",
+    env: "PIRAEUS_GO",
+    default: Some("go"),
+    help: "The go command used to fetch (a name on PATH or a path)",
+    parse: |text| Ok(PathBuf::from(text)),
+};
+
+pub const FETCH_TIMEOUT: Setting<Duration> = Setting {
+    flag: "fetch-timeout",
+    env: "PIRAEUS_FETCH_TIMEOUT",
+    default: Some("10m"),
+    help: "Longest a single fetch may run before it is killed (e.g. 90s, 10m)",
+    parse: parse_duration,
+};
+
+pub const MAX_CONCURRENT_FETCHES: Setting<usize> = Setting {
+    flag: "max-concurrent-fetches",
+    env: "PIRAEUS_MAX_CONCURRENT_FETCHES",
+    default: Some("4"),
+    help: "How many go commands may run at once",
+    parse: |text| match text.trim().parse::<usize>() {
+        Ok(count) if (1..=u16::MAX as usize).contains(&count) => Ok(count),
+        _ => Err(format!("{text:?} is not a count from 1 to {}", u16::MAX)),
+    },
+};
+
+pub const ANSWER_TTL: Setting<Duration> = Setting {
+    flag: "answer-ttl",
+    env: "PIRAEUS_ANSWER_TTL",
+    default: Some("60s"),
+    help: "How long list, @latest and branch/commit query answers are reused (and may be cached \
+           by clients and CDNs) before upstream is asked again. When upstream fails, older \
+           answers are still served",
+    parse: parse_duration,
+};
+
+pub const DOWNLOAD_MODE: Setting<DownloadMode> = Setting {
+    flag: "download-mode",
+    env: "PIRAEUS_DOWNLOAD_MODE",
+    default: Some("sync"),
+    help: "What a request for a version not stored yet gets: sync waits for the fetch; async \
+           starts it and answers 404 at once, so GOPROXY=piraeus,<next> moves on meanwhile",
+    parse: DownloadMode::parse,
+};
+
+/// Serve function only: a Lambda invocation cannot wait as long as a local request can.
+pub const WAIT_TIMEOUT: Setting<Duration> = Setting {
+    flag: "wait-timeout",
+    env: "PIRAEUS_WAIT_TIMEOUT",
+    default: Some("50s"),
+    help: "How long a request waits for a fetch in sync mode before answering 503",
+    parse: parse_duration,
+};
+
+/// A buffered Lambda response carries at most 6 MB, base64 inflates binary by 4/3, and the
+/// headers need room too: 4 MiB.
+pub const REDIRECT_ZIPS_OVER: Setting<u64> = Setting {
+    flag: "redirect-zips-over",
+    env: "PIRAEUS_REDIRECT_ZIPS_OVER",
+    default: Some("4194304"),
+    help: "Zips larger than this many bytes are answered with a redirect to a presigned S3 URL",
+    parse: |text| {
+        text.trim()
+            .parse()
+            .map_err(|_| format!("{text:?} is not a number of bytes"))
+    },
+};
+
+pub const FETCH_FUNCTION: Setting<String> = Setting {
+    flag: "fetch-function",
+    env: "PIRAEUS_FETCH_FUNCTION",
+    default: None,
+    help: "The fetch function's name or ARN (serve and prefetch functions)",
+    parse: |text| Ok(text.trim().to_string()),
+};
+
+pub const SCRATCH_DIR: Setting<PathBuf> = Setting {
+    flag: "scratch-dir",
+    env: "PIRAEUS_SCRATCH_DIR",
+    default: Some("/tmp/piraeus"),
+    help: "Where the fetch function unpacks downloads (Lambda's /tmp)",
+    parse: |text| Ok(PathBuf::from(text)),
+};
+
+pub const NETRC_SECRET: Setting<String> = Setting {
+    flag: "netrc-secret",
+    env: "PIRAEUS_NETRC_SECRET",
+    default: None,
+    help: "A Secrets Manager secret holding a .netrc, for private modules (fetch function)",
+    parse: |text| Ok(text.trim().to_string()),
+};
+
+/// `90s`, `10m`, `1h 30m`, `500ms` (anything `humantime` reads), or plain seconds.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    if !text.is_empty() && text.bytes().all(|byte| byte.is_ascii_digit()) {
+        return text
+            .parse()
+            .map(Duration::from_secs)
+            .map_err(|_| format!("{text:?} is too many seconds"));
+    }
+    humantime::parse_duration(text).map_err(|error| match error {
+        humantime::DurationError::UnknownUnit { unit, .. } => {
+            format!("{text:?} has an unknown unit {unit:?}: use ms, s, m, h or d")
+        }
+        _ => format!("{text:?} is not a duration like 30s, 10m or 1h"),
+    })
+}
+
+/// Accepts what the go command accepts in GOPROXY: `direct`, `off`, and http(s)/file URLs,
+/// separated by `,` or `|`.
+pub(crate) fn parse_upstream(text: &str) -> Result<String, String> {
+    let entries: Vec<&str> = text.split([',', '|']).map(str::trim).collect();
+    for entry in &entries {
+        let known = matches!(*entry, "direct" | "off")
+            || ["https://", "http://", "file://"]
+                .iter()
+                .any(|scheme| entry.starts_with(scheme) && entry.len() > scheme.len());
+        if !known {
+            return Err(format!(
+                "{entry:?} is not a GOPROXY entry: use direct, off, or an http(s):// or file:// URL"
+            ));
+        }
+    }
+    Ok(text.trim().to_string())
+}
+
+/// `s3://BUCKET[/PREFIX]`
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BucketLocation {
+    pub bucket: String,
+    pub prefix: String,
+}
+
+impl BucketLocation {
+    fn parse(text: &str) -> Result<Self, String> {
+        let rest = text
+            .strip_prefix("s3://")
+            .ok_or_else(|| format!("{text:?} is not an s3://BUCKET[/PREFIX] URL"))?;
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        let valid_bucket = (3..=63).contains(&bucket.len())
+            && bucket
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
+            && !bucket.starts_with(['-', '.'])
+            && !bucket.ends_with(['-', '.']);
+        if !valid_bucket {
+            return Err(format!("{bucket:?} is not a valid S3 bucket name"));
+        }
+        let prefix = prefix.trim_matches('/');
+        if prefix
+            .split('/')
+            .any(|element| element == ".." || element == ".")
+            || prefix.contains("//")
+        {
+            return Err(format!("{prefix:?} is not a usable key prefix"));
+        }
+        Ok(Self {
+            bucket: bucket.to_string(),
+            prefix: prefix.to_string(),
+        })
+    }
+}
+
+/// `dynamodb://TABLE`
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableLocation {
+    pub table: String,
+}
+
+impl TableLocation {
+    fn parse(text: &str) -> Result<Self, String> {
+        let table = text
+            .strip_prefix("dynamodb://")
+            .ok_or_else(|| format!("{text:?} is not a dynamodb://TABLE URL"))?;
+        let valid = (3..=255).contains(&table.len())
+            && table
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
+        if !valid {
+            return Err(format!("{table:?} is not a valid DynamoDB table name"));
+        }
+        Ok(Self {
+            table: table.to_string(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("10m"), Ok(Duration::from_secs(600)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("1h 30m"), Ok(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("7"), Ok(Duration::from_secs(7)));
+        assert!(parse_duration("ten").is_err());
+        assert!(
+            parse_duration("5 fortnights")
+                .unwrap_err()
+                .contains("unknown unit")
+        );
+    }
+
+    #[test]
+    fn upstreams() {
+        assert!(parse_upstream("https://proxy.golang.org,direct").is_ok());
+        assert!(parse_upstream("http://a.example|https://b.example,off").is_ok());
+        assert!(parse_upstream("direct").is_ok());
+        assert!(parse_upstream("proxy.golang.org").is_err());
+        assert!(parse_upstream("").is_err());
+        assert!(parse_upstream("https://").is_err());
+    }
+
+    #[test]
+    fn every_default_parses() {
+        LOG_FORMAT.default_value();
+        LISTEN.default_value();
+        DATA_DIR.default_value();
+        UPSTREAM.default_value();
+        GO.default_value();
+        FETCH_TIMEOUT.default_value();
+        MAX_CONCURRENT_FETCHES.default_value();
+        ANSWER_TTL.default_value();
+        DOWNLOAD_MODE.default_value();
+        WAIT_TIMEOUT.default_value();
+        REDIRECT_ZIPS_OVER.default_value();
+        SCRATCH_DIR.default_value();
+    }
+
+    #[test]
+    fn settings_read_from_a_lookup_with_defaults_and_named_errors() {
+        let lookup = |name: &str| match name {
+            "PIRAEUS_ANSWER_TTL" => Some("5s".to_string()),
+            "PIRAEUS_FETCH_TIMEOUT" => Some("soon".to_string()),
+            "PIRAEUS_UPSTREAM" => Some("  ".to_string()),
+            _ => None,
+        };
+        assert_eq!(
+            ANSWER_TTL.read(&lookup).unwrap(),
+            Some(Duration::from_secs(5))
+        );
+        assert_eq!(
+            UPSTREAM.read(&lookup).unwrap(),
+            Some(UPSTREAM.default_value())
+        );
+        let error = FETCH_TIMEOUT.read(&lookup).unwrap_err();
+        assert!(
+            error.to_string().contains("PIRAEUS_FETCH_TIMEOUT"),
+            "{error}"
+        );
+        assert_eq!(STORE.read(&lookup).unwrap(), None);
+        assert!(
+            STORE
+                .require(&lookup)
+                .unwrap_err()
+                .to_string()
+                .contains("PIRAEUS_STORE must be set")
+        );
+    }
+
+    #[test]
+    fn parses_locations() {
+        assert_eq!(
+            BucketLocation::parse("s3://my-bucket/some/prefix/"),
+            Ok(BucketLocation {
+                bucket: "my-bucket".into(),
+                prefix: "some/prefix".into()
+            })
+        );
+        assert_eq!(BucketLocation::parse("s3://my-bucket").unwrap().prefix, "");
+        for bad in [
+            "my-bucket",
+            "s3://",
+            "s3://UPPER",
+            "s3://a",
+            "s3://bucket/../x",
+            "file:///x",
+        ] {
+            assert!(BucketLocation::parse(bad).is_err(), "{bad}");
+        }
+        assert_eq!(
+            TableLocation::parse("dynamodb://piraeus-index")
+                .unwrap()
+                .table,
+            "piraeus-index"
+        );
+        for bad in ["piraeus", "dynamodb://", "dynamodb://a b", "dynamodb://x"] {
+            assert!(TableLocation::parse(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,128 @@
+//! The data directory as a blob store. Files sit exactly at their GOPROXY paths, so
+//! `GOPROXY=file:///path/to/data` serves the same bytes without Piraeus running.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use async_trait::async_trait;
+
+use super::{Blob, BlobHeaders, BlobSource, BlobStore, PutOutcome, check_key};
+use crate::error::{Error, Result};
+
+/// Directory inside the data dir for Piraeus's own files. Module path elements may not start
+/// with a dot, so no module can ever be stored under it.
+pub const PRIVATE_DIR: &str = ".piraeus";
+
+pub struct FilesystemStore {
+    root: PathBuf,
+    staging: PathBuf,
+}
+
+impl FilesystemStore {
+    /// Opens (creating if needed) a store rooted at `root`.
+    pub fn open(root: impl Into<PathBuf>) -> Result<Self> {
+        let root = root.into();
+        let staging = root.join(PRIVATE_DIR).join("staging");
+        std::fs::create_dir_all(&staging).map_err(|e| Error::storage(staging.display(), e))?;
+        Ok(Self { root, staging })
+    }
+
+    fn path_for(&self, key: &str) -> Result<PathBuf> {
+        check_key(key)?;
+        Ok(self.root.join(key))
+    }
+}
+
+#[async_trait]
+impl BlobStore for FilesystemStore {
+    async fn get(&self, key: &str) -> Result<Blob> {
+        let path = self.path_for(key)?;
+        let file = match tokio::fs::File::open(&path).await {
+            Ok(file) => file,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Err(Error::not_found(format!("{key} is not stored")));
+            }
+            Err(e) => return Err(Error::storage(path.display(), e)),
+        };
+        let length = file
+            .metadata()
+            .await
+            .map_err(|e| Error::storage(path.display(), e))?
+            .len();
+        Ok(Blob {
+            length,
+            body: Box::pin(file),
+        })
+    }
+
+    async fn head(&self, key: &str) -> Result<Option<u64>> {
+        let path = self.path_for(key)?;
+        match tokio::fs::metadata(&path).await {
+            Ok(metadata) => Ok(Some(metadata.len())),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(Error::storage(path.display(), e)),
+        }
+    }
+
+    /// Headers are not kept: files are served by Piraeus, which derives them from the route.
+    async fn put_if_absent(
+        &self,
+        key: &str,
+        source: BlobSource,
+        _headers: BlobHeaders,
+    ) -> Result<PutOutcome> {
+        let path = self.path_for(key)?;
+        let staging = self.staging.clone();
+        tokio::task::spawn_blocking(move || write_new_file(&staging, &path, &source))
+            .await
+            .map_err(|e| Error::storage("store task failed", e))?
+    }
+
+    async fn check(&self) -> Result<()> {
+        let probe = self.staging.clone();
+        tokio::task::spawn_blocking(move || {
+            tempfile::NamedTempFile::new_in(&probe)
+                .map(drop)
+                .map_err(|e| Error::storage(probe.display(), e))
+        })
+        .await
+        .map_err(|e| Error::storage("store check failed", e))?
+    }
+}
+
+/// Writes the whole blob to a staging file, flushes it, then links it into place. `link(2)`
+/// fails when the target exists, unlike `rename(2)`, so a stored file is never replaced and
+/// readers only ever see complete files.
+fn write_new_file(staging: &Path, target: &Path, source: &BlobSource) -> Result<PutOutcome> {
+    if target.exists() {
+        return Ok(PutOutcome::AlreadyExists);
+    }
+    let parent = target
+        .parent()
+        .expect("keys are relative paths with a file name");
+    std::fs::create_dir_all(parent).map_err(|e| Error::storage(parent.display(), e))?;
+    let mut temporary = tempfile::NamedTempFile::new_in(staging)
+        .map_err(|e| Error::storage(staging.display(), e))?;
+    match source {
+        BlobSource::Bytes(bytes) => io::Write::write_all(&mut temporary, bytes),
+        BlobSource::File(from) => std::fs::File::open(from)
+            .and_then(|mut file| io::copy(&mut file, &mut temporary).map(drop)),
+    }
+    .map_err(|e| Error::storage(target.display(), e))?;
+    temporary
+        .as_file()
+        .sync_all()
+        .map_err(|e| Error::storage(target.display(), e))?;
+    match std::fs::hard_link(temporary.path(), target) {
+        Ok(()) => {
+            // The new directory entry must survive a crash too, not only the file's contents.
+            std::fs::File::open(parent)
+                .and_then(|directory| directory.sync_all())
+                .map_err(|e| Error::storage(parent.display(), e))?;
+            Ok(PutOutcome::Created)
+        }
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(PutOutcome::AlreadyExists),
+        Err(e) => Err(Error::storage(target.display(), e)),
+    }
+    // The staging file is removed when `temporary` drops; the linked name keeps the data.
+}

@@ -1,0 +1,96 @@
+//! Immutable blob storage: the [`BlobStore`] trait and the data directory as a store. Keys are
+//! chosen by the caller ([`crate::proxy::artifact`] lays out artifacts); a store never
+//! interprets them.
+
+#[cfg(feature = "conformance")]
+pub mod conformance;
+mod filesystem;
+
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use tokio::io::AsyncRead;
+
+use crate::error::{Error, Result};
+
+pub use filesystem::{FilesystemStore, PRIVATE_DIR};
+
+/// A stored artifact opened for reading: its length and a stream of its bytes.
+pub struct Blob {
+    pub length: u64,
+    pub body: Pin<Box<dyn AsyncRead + Send>>,
+}
+
+/// What to store. Large artifacts come from a file so they are streamed, never held in memory.
+#[derive(Debug, Clone)]
+pub enum BlobSource {
+    Bytes(Bytes),
+    File(PathBuf),
+}
+
+/// HTTP metadata kept with a blob by stores whose blobs are also served without Piraeus (S3
+/// behind CloudFront). The caller decides it; a store never guesses it from the key.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BlobHeaders {
+    pub content_type: Option<&'static str>,
+    pub cache_control: Option<&'static str>,
+}
+
+/// Whether `put_if_absent` stored the blob or found one already there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PutOutcome {
+    Created,
+    AlreadyExists,
+}
+
+/// Append-only blob storage.
+///
+/// Contract, checked by [`conformance::run`]:
+/// - `put_if_absent` never overwrites: when the key exists it returns `AlreadyExists` and the
+///   stored bytes stay as they were, even under concurrent writers (exactly one sees `Created`).
+/// - A reader never sees a partial blob: a key is either absent or complete.
+/// - `put_if_absent` keeps `headers` with the blob where the backend serves blobs itself.
+/// - `get` of an absent key is `Error::NotFound`; a key that could escape the store's root
+///   (`..`, absolute, empty elements, NUL) is `Error::Invalid` and touches nothing.
+#[async_trait]
+pub trait BlobStore: Send + Sync {
+    /// Opens a blob for streaming.
+    async fn get(&self, key: &str) -> Result<Blob>;
+    /// The blob's length, or `None` when absent.
+    async fn head(&self, key: &str) -> Result<Option<u64>>;
+    /// Stores the blob unless the key already exists. Never overwrites.
+    async fn put_if_absent(
+        &self,
+        key: &str,
+        source: BlobSource,
+        headers: BlobHeaders,
+    ) -> Result<PutOutcome>;
+    /// Succeeds when the store can be read and written (for readiness probes).
+    async fn check(&self) -> Result<()>;
+    /// A time-limited URL a client can GET the blob from directly, for artifacts too large to
+    /// pass through a response here; `None` when the backend has no such URLs (a filesystem).
+    async fn presigned_get(&self, key: &str, expires_in: Duration) -> Result<Option<String>> {
+        let _ = (key, expires_in);
+        Ok(None)
+    }
+}
+
+/// Rejects keys that could name something outside the store, whatever the backend. Keys come
+/// from validated module paths, so this is a second line of defence, not the first.
+pub fn check_key(key: &str) -> Result<()> {
+    let bad = key.is_empty()
+        || key.len() > 4096
+        || key.starts_with('/')
+        || key.contains('\0')
+        || key.contains('\\')
+        || key.split('/').any(|element| {
+            element.is_empty() || element == "." || element == ".." || element.starts_with('.')
+        });
+    if bad {
+        return Err(Error::invalid(format!("unsafe storage key {key:?}")));
+    }
+    Ok(())
+}

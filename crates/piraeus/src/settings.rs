@@ -1,0 +1,28 @@
+//! Command-line flags from the settings `piraeus-core` defines: each flag also reads its
+//! `PIRAEUS_*` variable and shows its default, exactly as the Lambda functions read them.
+
+use clap::{Arg, ArgMatches};
+use piraeus_core::settings::Setting;
+
+/// The flag for `setting`, validated by the setting's own parser.
+pub fn flag<T: Clone + Send + Sync + 'static>(setting: &'static Setting<T>) -> Arg {
+    Arg::new(setting.flag)
+        .long(setting.flag)
+        .env(setting.env)
+        .help(setting.help)
+        .default_value(setting.default)
+        .value_parser(setting.parse)
+}
+
+/// The parsed value of a flag made by [`flag`]; `None` when it was not given and has no default.
+pub fn value<T: Clone + Send + Sync + 'static>(
+    matches: &ArgMatches,
+    setting: &Setting<T>,
+) -> Option<T> {
+    matches.get_one::<T>(setting.flag).cloned()
+}
+
+/// The value of a flag with a default, or a required one.
+pub fn given<T: Clone + Send + Sync + 'static>(matches: &ArgMatches, setting: &Setting<T>) -> T {
+    value(matches, setting).expect("clap supplies defaults and enforces required flags")
+}

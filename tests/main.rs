@@ -1,0 +1,28 @@
+//! The integration tests: one binary, a module per area. They run the real `piraeus` binary,
+//! the real go command and git, moto for S3 and DynamoDB, and `cargo lambda watch` for the
+//! functions; `make test` installs what is missing.
+//!
+//! - `go_client`: every go-client case against `piraeus serve` and the serverless stack,
+//!   compared with `GOPROXY=direct`.
+//! - `storage`, `streaming`, `hostile`, `build`: immutability, single-flight, memory, bad input,
+//!   a whole build through the proxy.
+//! - `cli`: flags, environment, exit codes, logs.
+//! - `conformance`, `aws_backends`: every store and index backend passes the same suites; S3
+//!   and DynamoDB in one or two processes.
+//! - `prefetch`, `fetch_function`, `template`: the prefetch API, the fetch function's events,
+//!   and template.yaml against the code.
+
+#[macro_use]
+mod common;
+
+mod aws_backends;
+mod build;
+mod cli;
+mod conformance;
+mod fetch_function;
+mod go_client;
+mod hostile;
+mod prefetch;
+mod storage;
+mod streaming;
+mod template;
