@@ -201,6 +201,14 @@ fn incompatible_versions_of_a_module_without_go_mod(deployment: Deployment) {
             .status,
         200
     );
+    // `go get M@v3.1.0` asks for v3.1.0.info, a query resolved to v3.1.0+incompatible.
+    let queried = assert_same_as_direct(
+        &sandbox,
+        &server,
+        "incompat-query",
+        &["example.test/incompat.git@v3.1.0"],
+    );
+    assert_eq!(queried[0].version, "v3.1.0+incompatible");
     let proxied = sandbox.client("incompat-list", &server.url());
     let direct = sandbox.client("incompat-list-direct", "direct");
     assert_eq!(

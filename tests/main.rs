@@ -7,6 +7,7 @@
 //! - `storage`, `streaming`, `hostile`, `build`: immutability, single-flight, memory, bad input,
 //!   a whole build through the proxy.
 //! - `cli`: flags, environment, exit codes, logs.
+//! - `faults`: upstream failures answer 502, so clients never go around the proxy by mistake.
 //! - `conformance`, `aws_backends`: every store and index backend passes the same suites; S3
 //!   and DynamoDB in one or two processes.
 //! - `prefetch`, `fetch_function`, `template`: the prefetch API, the fetch function's events,
@@ -19,6 +20,7 @@ mod aws_backends;
 mod build;
 mod cli;
 mod conformance;
+mod faults;
 mod fetch_function;
 mod go_client;
 mod hostile;

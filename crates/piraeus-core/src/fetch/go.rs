@@ -307,26 +307,52 @@ impl Resolver for GoToolchain {
 pub(crate) fn classify_failure(message: &str) -> Error {
     const TRANSIENT: &[&str] = &[
         // Every phrase contains a space or a colon, so none can match a module path or version
-        // quoted in the same message.
+        // quoted in the same message. Lower case: matched against the lower-cased message.
+        // Timeouts, ours and the network's.
         "timed out",
         "i/o timeout",
         "deadline exceeded",
+        // Name resolution: git/curl, git's own protocol, Go's resolver when the server fails.
+        "could not resolve host",
+        "could not resolve proxy",
+        "unable to look up",
+        "temporary failure in name resolution",
+        "server misbehaving",
+        // Connections.
         "connection refused",
         "connection reset",
+        "failed to connect to",
+        "couldn't connect to server",
         "no route to host",
         "network is unreachable",
-        "temporary failure in name resolution",
+        // TLS.
         "tls handshake",
+        "ssl certificate problem",
+        "server certificate verification failed",
+        "gnutls_handshake() failed",
+        "x509: certificate",
+        // Upstream HTTP 5xx and 429: Go's own client and git's (curl's wording).
         "500 internal server error",
         "502 bad gateway",
         "503 service unavailable",
         "504 gateway timeout",
         "429 too many requests",
+        "the requested url returned error: 5",
+        // Transfers cut short, and repositories corrupt on the remote side.
+        "rpc failed",
+        "early eof",
+        "the remote end hung up unexpectedly",
+        "repository corruption",
+        "bad tree object",
+        "bad object ",
+        "is corrupt",
+        "index-pack failed",
+        "did not receive expected object",
+        // Ours.
         "cannot run",
         "no space left on device",
     ];
     const PERMANENT: &[&str] = &[
-        // Lower case: matched against the lower-cased message.
         "go.mod has non-",
         "declares its path as",
         "should be v",
@@ -381,6 +407,43 @@ mod tests {
                 "not found",
             ),
             ("write /tmp/x: no space left on device", "upstream failure"),
+            // Real messages of git 2.39 and the go command, captured from failed fetches.
+            (
+                "example.test/dns.git@v1.0.0: invalid version: git ls-remote -q origin in /tmp/piraeus/gopath: exit status 128:\n\tfatal: unable to access 'https://nowhere.invalid/x.git/': Could not resolve host: nowhere.invalid",
+                "upstream failure",
+            ),
+            (
+                "example.test/refused.git@v1.0.0: invalid version: git ls-remote -q origin in /tmp/piraeus/gopath: exit status 128:\n\tfatal: unable to access 'https://127.0.0.1:1/x.git/': Failed to connect to 127.0.0.1 port 1 after 0 ms: Couldn't connect to server",
+                "upstream failure",
+            ),
+            (
+                "example.test/r.git@v1.0.0: invalid version: git ls-remote -q origin in /tmp/piraeus/gopath: exit status 128:\n\tfatal: unable to look up example.test (port 9418) (Name or service not known)",
+                "upstream failure",
+            ),
+            (
+                "git fetch -f origin refs/tags/v1.0.0:refs/tags/v1.0.0: exit status 128:\n\tremote: fatal: bad tree object a1dffc7a64c0b2d395484bf452e9aeb1da3a18f2\n\tfatal: git upload-pack: aborting due to possible repository corruption on the remote side.",
+                "upstream failure",
+            ),
+            (
+                "fatal: unable to access 'https://git.example/x.git/': The requested URL returned error: 503",
+                "upstream failure",
+            ),
+            (
+                "fatal: unable to access 'https://git.example/x.git/': SSL certificate problem: self-signed certificate",
+                "upstream failure",
+            ),
+            (
+                "dial tcp: lookup proxy.example on 10.0.0.53:53: server misbehaving",
+                "upstream failure",
+            ),
+            (
+                "example.test/corrupt.git@v1.0.0: unknown revision v1.0.0",
+                "not found",
+            ),
+            (
+                "module example.test/typo.git: git ls-remote -q origin: exit status 128:\n\tremote: Repository not found.\n\tfatal: repository 'https://git.example/typo.git/' not found",
+                "not found",
+            ),
             (
                 "verifying example.com/x@v1.0.0: checksum mismatch\n\nSECURITY ERROR",
                 "gone",

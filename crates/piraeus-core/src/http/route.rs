@@ -82,13 +82,24 @@ pub fn parse(raw_path: &str) -> Result<Route> {
     };
     let version = path::unescape(escaped_version)?;
     if version::is_canonical(&version) {
-        path::check_version_for_path(&module, &version)
-            .map_err(|e| e.into_kind(ErrorKind::Gone))?;
-        return Ok(Route::Artifact {
-            module,
-            version,
-            kind,
-        });
+        match path::check_version_for_path(&module, &version) {
+            Ok(()) => {
+                return Ok(Route::Artifact {
+                    module,
+                    version,
+                    kind,
+                });
+            }
+            // `go get M@v3.2.0` for a module without go.mod asks for v3.2.0.info as a query:
+            // the go command resolves it to v3.2.0+incompatible, and so must we.
+            Err(_) if kind == ArtifactKind::Info && may_be_incompatible(&module, &version) => {
+                return Ok(Route::Query {
+                    module,
+                    query: version,
+                });
+            }
+            Err(error) => return Err(error.into_kind(ErrorKind::Gone)),
+        }
     }
     if kind != ArtifactKind::Info {
         return Err(Error::invalid(format!(
@@ -101,6 +112,13 @@ pub fn parse(raw_path: &str) -> Result<Route> {
         module,
         query: version,
     })
+}
+
+/// Whether `version` (canonical, but of the wrong major version for `module`) names an
+/// `+incompatible` version the go command would resolve it to.
+fn may_be_incompatible(module: &str, version: &str) -> bool {
+    !version.contains('+')
+        && path::check_version_for_path(module, &format!("{version}+incompatible")).is_ok()
 }
 
 fn decode_module(escaped: &str) -> Result<String> {
@@ -219,9 +237,21 @@ mod tests {
             parse("/example.com/m/@v/v2.0.0%2Bincompatible.zip").unwrap(),
             artifact("example.com/m", "v2.0.0+incompatible", ArtifactKind::Zip)
         );
-        // A canonical version that cannot belong to the path is gone, like upstream says.
+        // A canonical version that cannot belong to the path is gone, like upstream says...
         assert!(
-            matches!(parse("/example.com/m/@v/v2.0.0.info"), Err(ref e) if e.kind() == ErrorKind::Gone)
+            matches!(parse("/example.com/m/@v/v2.0.0.zip"), Err(ref e) if e.kind() == ErrorKind::Gone)
+        );
+        // ...except as a query the go command resolves to the +incompatible version.
+        assert_eq!(
+            parse("/example.com/m/@v/v2.0.0.info").unwrap(),
+            Route::Query {
+                module: "example.com/m".into(),
+                query: "v2.0.0".into()
+            }
+        );
+        assert!(
+            matches!(parse("/gopkg.in/yaml.v2/@v/v3.0.0.info"), Err(ref e) if e.kind() == ErrorKind::Gone),
+            "gopkg.in paths have no +incompatible versions"
         );
         assert!(
             matches!(parse("/example.com/m/v2/@v/v1.0.0.info"), Err(ref e) if e.kind() == ErrorKind::Gone)
