@@ -1,7 +1,7 @@
 //! Upstream failures that may pass are 502, never 404: a 404 would send a client with
 //! `GOPROXY=piraeus,direct` around the proxy during an outage, which is what the proxy is for.
 
-use crate::common::Sandbox;
+use crate::common::{Sandbox, invocations};
 
 #[test]
 fn an_upstream_that_refuses_connections_is_a_502_not_a_404() {
@@ -48,4 +48,55 @@ fn an_upstream_that_refuses_connections_is_a_502_not_a_404() {
     assert!(!output.status.success());
     let said = String::from_utf8_lossy(&output.stdout);
     assert!(said.contains("502 Bad Gateway"), "{said}");
+}
+
+/// The go command is the expensive part of a miss: concurrent requests for one answer share
+/// one run, and "no such module" is remembered for the not-found TTL.
+#[test]
+fn concurrent_lists_run_one_go_command_and_a_missing_module_is_remembered() {
+    let sandbox = Sandbox::new();
+    let repo = sandbox.module("listed.git");
+    repo.commit("one");
+    repo.tag("v1.0.0");
+    let (counting_go, counter) = sandbox.counting_go();
+    let server = sandbox.start_server_with(
+        &[
+            "--go",
+            counting_go.to_str().unwrap(),
+            "--not-found-ttl",
+            "2s",
+        ],
+        &[],
+    );
+
+    let requests: Vec<_> = (0..32)
+        .map(|_| {
+            let address = server.address.clone();
+            std::thread::spawn(move || {
+                crate::common::http_get(&address, "/example.test/listed.git/@v/list")
+                    .expect("answers")
+            })
+        })
+        .collect();
+    for request in requests {
+        let response = request.join().unwrap();
+        assert_eq!((response.status, response.text()), (200, "v1.0.0\n".into()));
+    }
+    assert_eq!(invocations(&counter, "listed.git"), 1, "32 requests, one go command");
+
+    let missing = "/example.test/missing.git/@v/list";
+    assert_eq!(server.get(missing).status, 404);
+    assert_eq!(server.get(missing).status, 404);
+    assert_eq!(
+        invocations(&counter, "missing.git"),
+        1,
+        "the second 404 within the not-found TTL runs no go command"
+    );
+    std::thread::sleep(std::time::Duration::from_millis(2200));
+    assert_eq!(server.get(missing).status, 404);
+    assert_eq!(
+        invocations(&counter, "missing.git"),
+        2,
+        "after the TTL, upstream is asked again"
+    );
 }

@@ -25,6 +25,7 @@ pub struct LocalConfig {
     pub fetch_timeout: Duration,
     pub max_concurrent_fetches: usize,
     pub answer_ttl: Duration,
+    pub not_found_ttl: Duration,
     pub download_mode: DownloadMode,
 }
 
@@ -64,6 +65,7 @@ pub fn build(
     let trigger = Arc::new(InProcessTrigger::new(ingester));
     let settings = ProxySettings {
         answer_ttl: config.answer_ttl,
+        not_found_ttl: config.not_found_ttl,
         // Long enough for the fetch to finish or time out, so waiters see its real outcome.
         wait_timeout: config.fetch_timeout + Duration::from_secs(30),
         lease_duration: lease_for(config.fetch_timeout),

@@ -142,6 +142,16 @@ pub const ANSWER_TTL: Setting<Duration> = Setting {
     parse: parse_duration,
 };
 
+pub const NOT_FOUND_TTL: Setting<Duration> = Setting {
+    flag: "not-found-ttl",
+    env: "PIRAEUS_NOT_FOUND_TTL",
+    default: Some("60s"),
+    help: "How long upstream's answer that a module or query does not exist is remembered \
+           before the go command is asked again (the go command looks up every path prefix of \
+           a module on each build)",
+    parse: parse_duration,
+};
+
 pub const DOWNLOAD_MODE: Setting<DownloadMode> = Setting {
     flag: "download-mode",
     env: "PIRAEUS_DOWNLOAD_MODE",
@@ -333,6 +343,7 @@ mod tests {
         FETCH_TIMEOUT.default_value();
         MAX_CONCURRENT_FETCHES.default_value();
         ANSWER_TTL.default_value();
+        NOT_FOUND_TTL.default_value();
         DOWNLOAD_MODE.default_value();
         WAIT_TIMEOUT.default_value();
         REDIRECT_ZIPS_OVER.default_value();

@@ -10,7 +10,7 @@ use clap::{ArgMatches, Command};
 use piraeus_core::local::{self, LocalConfig};
 use piraeus_core::settings::{
     ANSWER_TTL, DATA_DIR, DOWNLOAD_MODE, FETCH_TIMEOUT, GO, INDEX, LISTEN, MAX_CONCURRENT_FETCHES,
-    STORE, UPSTREAM,
+    NOT_FOUND_TTL, STORE, UPSTREAM,
 };
 
 use crate::runtime_outcome;
@@ -28,6 +28,7 @@ pub fn command() -> Command {
         .arg(flag(&FETCH_TIMEOUT))
         .arg(flag(&MAX_CONCURRENT_FETCHES))
         .arg(flag(&ANSWER_TTL))
+        .arg(flag(&NOT_FOUND_TTL))
         .arg(flag(&DOWNLOAD_MODE))
 }
 
@@ -40,6 +41,7 @@ pub async fn run(arguments: &ArgMatches) -> anyhow::Result<ExitCode> {
         fetch_timeout: given(arguments, &FETCH_TIMEOUT),
         max_concurrent_fetches: given(arguments, &MAX_CONCURRENT_FETCHES),
         answer_ttl: given(arguments, &ANSWER_TTL),
+        not_found_ttl: given(arguments, &NOT_FOUND_TTL),
         download_mode: given(arguments, &DOWNLOAD_MODE),
     };
     let proxy = open(&config, arguments).await.with_context(|| {

@@ -26,6 +26,7 @@ pub struct FunctionConfig {
     wait_timeout: Duration,
     fetch_timeout: Duration,
     answer_ttl: Duration,
+    not_found_ttl: Duration,
     redirect_zips_over: u64,
     upstream: String,
     go_binary: PathBuf,
@@ -49,6 +50,7 @@ impl FunctionConfig {
             wait_timeout: settings::WAIT_TIMEOUT.require(lookup)?,
             fetch_timeout: settings::FETCH_TIMEOUT.require(lookup)?,
             answer_ttl: settings::ANSWER_TTL.require(lookup)?,
+            not_found_ttl: settings::NOT_FOUND_TTL.require(lookup)?,
             redirect_zips_over: settings::REDIRECT_ZIPS_OVER.require(lookup)?,
             upstream: settings::UPSTREAM.require(lookup)?,
             go_binary: settings::GO.require(lookup)?,
@@ -62,6 +64,7 @@ impl FunctionConfig {
     fn proxy_settings(&self) -> ProxySettings {
         ProxySettings {
             answer_ttl: self.answer_ttl,
+            not_found_ttl: self.not_found_ttl,
             wait_timeout: self.wait_timeout,
             lease_duration: lease_for(self.fetch_timeout),
             download_mode: self.download_mode,

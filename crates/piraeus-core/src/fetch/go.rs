@@ -312,10 +312,11 @@ pub(crate) fn classify_failure(message: &str) -> Error {
         "timed out",
         "i/o timeout",
         "deadline exceeded",
-        // Name resolution: git/curl, git's own protocol, Go's resolver when the server fails.
+        // Name resolution: git over https (curl says this for any failure), the resolver
+        // failing (EAI_AGAIN, as git:// reports it), Go's resolver when the server fails. Not
+        // git://'s "Name or service not known": the name does not exist.
         "could not resolve host",
         "could not resolve proxy",
-        "unable to look up",
         "temporary failure in name resolution",
         "server misbehaving",
         // Connections.
@@ -418,6 +419,10 @@ mod tests {
             ),
             (
                 "example.test/r.git@v1.0.0: invalid version: git ls-remote -q origin in /tmp/piraeus/gopath: exit status 128:\n\tfatal: unable to look up example.test (port 9418) (Name or service not known)",
+                "not found",
+            ),
+            (
+                "example.test/r.git@v1.0.0: invalid version: git ls-remote -q origin in /tmp/piraeus/gopath: exit status 128:\n\tfatal: unable to look up example.test (port 9418) (Temporary failure in name resolution)",
                 "upstream failure",
             ),
             (

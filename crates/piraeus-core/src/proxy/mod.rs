@@ -3,8 +3,10 @@
 
 pub mod artifact;
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::clock::{millis, now_millis};
@@ -20,6 +22,9 @@ use crate::store::{Blob, BlobStore};
 pub struct ProxySettings {
     /// How long list, latest and query answers are served without asking upstream again.
     pub answer_ttl: Duration,
+    /// How long upstream's "no such module or query" is remembered, so the path-prefix lookups
+    /// the go command makes on every build do not run the go command every time.
+    pub not_found_ttl: Duration,
     /// How long a request waits for a fetch (its own or another instance's) before giving up.
     pub wait_timeout: Duration,
     /// How long a fetch lease lasts; a crashed fetch is retried after it. Longer than the
@@ -67,6 +72,7 @@ impl Default for ProxySettings {
         let fetch_timeout = settings::FETCH_TIMEOUT.default_value();
         Self {
             answer_ttl: settings::ANSWER_TTL.default_value(),
+            not_found_ttl: settings::NOT_FOUND_TTL.default_value(),
             wait_timeout: fetch_timeout + Duration::from_secs(60),
             lease_duration: lease_for(fetch_timeout),
             failure_ttl: Duration::from_secs(30),
@@ -145,6 +151,34 @@ pub struct Proxy {
     trigger: Arc<dyn FetchTrigger>,
     settings: ProxySettings,
     leases_taken: AtomicU64,
+    /// One refresh of a list, latest or query answer at a time per key in this process; the
+    /// others wait for it and read what it remembered. Entries live while a refresh runs.
+    refreshing: Mutex<HashMap<AnswerKey, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+/// What the answer cache holds for a key: upstream's answer, or that upstream said there is no
+/// such module or query. A list is lines of versions and a resolution is JSON, so neither can
+/// start with the mark.
+enum Remembered {
+    Answer(String),
+    NotFound(String),
+}
+
+const NOT_FOUND_MARK: &str = "!not-found\n";
+
+impl Remembered {
+    fn of(answer: &CachedAnswer) -> Self {
+        match answer.body.strip_prefix(NOT_FOUND_MARK) {
+            Some(message) => Remembered::NotFound(message.to_string()),
+            None => Remembered::Answer(answer.body.clone()),
+        }
+    }
+}
+
+/// Why an answer could not be given, and the last good answer to fall back on.
+struct Unanswered {
+    error: Error,
+    last: Option<String>,
 }
 
 /// Every method takes module paths and versions already validated by the caller (the router's
@@ -164,6 +198,7 @@ impl Proxy {
             trigger,
             settings,
             leases_taken: AtomicU64::new(0),
+            refreshing: Mutex::new(HashMap::new()),
         }
     }
 
@@ -299,28 +334,23 @@ impl Proxy {
         let key = AnswerKey::List {
             module: module.to_string(),
         };
-        let cached = self.index.cached_answer(&key).await?;
-        if let Some(answer) = cached.as_ref().filter(|answer| self.is_fresh(answer)) {
-            return Ok(served(parse_list(&answer.body), CacheOutcome::Hit));
-        }
-        let stored = self.stored_tagged_versions(module).await?;
-        match self.resolver.list(module).await {
-            Ok(upstream) => {
-                let versions = merge_versions(upstream, stored);
-                let answer = CachedAnswer {
-                    body: format_list(&versions),
-                    fetched_at: now_millis(),
-                };
-                self.index.put_cached_answer(&key, &answer).await?;
-                Ok(served(versions, CacheOutcome::Miss))
-            }
-            Err(error) => {
+        let stored = || self.stored_tagged_versions(module);
+        let refreshed = self
+            .answer(&key, || async {
+                let upstream = self.resolver.list(module).await?;
+                Ok(format_list(&merge_versions(upstream, stored().await?)))
+            })
+            .await?;
+        match refreshed {
+            Ok(Served { value, outcome }) => Ok(served(parse_list(&value), outcome)),
+            Err(Unanswered { error, last }) => {
                 if error.kind() != ErrorKind::NotFound {
                     tracing::warn!(module, %error, "list from upstream failed; answering from what is stored");
                 }
-                match cached {
-                    Some(answer) => Ok(served(
-                        merge_versions(parse_list(&answer.body), stored),
+                let stored = stored().await?;
+                match last {
+                    Some(body) => Ok(served(
+                        merge_versions(parse_list(&body), stored),
                         CacheOutcome::Stale,
                     )),
                     None if !stored.is_empty() => Ok(served(
@@ -375,42 +405,115 @@ impl Proxy {
         module: &str,
         query: &str,
     ) -> Result<Served<ResolvedVersion>> {
-        let cached = self.index.cached_answer(key).await?;
-        let decode =
-            |answer: &CachedAnswer| serde_json::from_str::<ResolvedVersion>(&answer.body).ok();
-        if let Some(resolved) = cached
-            .as_ref()
-            .filter(|answer| self.is_fresh(answer))
-            .and_then(decode)
-        {
-            return Ok(served(resolved, CacheOutcome::Hit));
-        }
-        match self.resolver.resolve(module, query).await {
-            Ok(resolved) => {
-                let body = serde_json::to_string(&resolved).expect("a resolved version serialises");
-                self.index
-                    .put_cached_answer(
-                        key,
-                        &CachedAnswer {
-                            body,
-                            fetched_at: now_millis(),
-                        },
-                    )
-                    .await?;
-                Ok(served(resolved, CacheOutcome::Miss))
+        let refreshed = self
+            .answer(key, || async {
+                let resolved = self.resolver.resolve(module, query).await?;
+                Ok(serde_json::to_string(&resolved).expect("a resolved version serialises"))
+            })
+            .await?;
+        let decode = |body: &str| {
+            serde_json::from_str::<ResolvedVersion>(body).map_err(|e| {
+                Error::new(ErrorKind::Storage, "a cached resolution does not parse").with_source(e)
+            })
+        };
+        match refreshed {
+            Ok(Served { value, outcome }) => Ok(served(decode(&value)?, outcome)),
+            Err(Unanswered {
+                error,
+                last: Some(body),
+            }) => {
+                tracing::warn!(module, query, %error, "resolving upstream failed; serving the last answer");
+                Ok(served(decode(&body)?, CacheOutcome::Stale))
             }
-            Err(error) => match cached.as_ref().and_then(decode) {
-                Some(resolved) => {
-                    tracing::warn!(module, query, %error, "resolving upstream failed; serving the last answer");
-                    Ok(served(resolved, CacheOutcome::Stale))
-                }
-                None => Err(error),
-            },
+            Err(Unanswered { error, last: None }) => Err(error),
         }
     }
 
-    fn is_fresh(&self, answer: &CachedAnswer) -> bool {
-        now_millis() - answer.fetched_at < millis(self.settings.answer_ttl)
+    /// The answer for `key`: fresh from the cache, else from `ask`, remembered either way
+    /// (upstream's "not found" too, for the not-found TTL). One `ask` per key at a time in this
+    /// process: concurrent requests wait for it and read what it remembered. The outer error
+    /// is the index failing; the inner says why there is no answer, with the last good one.
+    async fn answer<Ask, Asking>(
+        &self,
+        key: &AnswerKey,
+        ask: Ask,
+    ) -> Result<Result<Served<String>, Unanswered>>
+    where
+        Ask: FnOnce() -> Asking,
+        Asking: Future<Output = Result<String>>,
+    {
+        if let Some(fresh) = self.fresh_answer(key).await? {
+            return Ok(fresh);
+        }
+        let lock = {
+            let mut refreshing = self.refreshing.lock().unwrap_or_else(|p| p.into_inner());
+            refreshing.entry(key.clone()).or_default().clone()
+        };
+        let outcome = async {
+            let _turn = lock.lock().await;
+            // Whoever held the turn before may have just answered.
+            if let Some(fresh) = self.fresh_answer(key).await? {
+                return Ok(fresh);
+            }
+            let last =
+                self.index.cached_answer(key).await?.and_then(|answer| {
+                    match Remembered::of(&answer) {
+                        Remembered::Answer(body) => Some(body),
+                        Remembered::NotFound(_) => None,
+                    }
+                });
+            match ask().await {
+                Ok(body) => {
+                    self.remember(key, body.clone()).await?;
+                    Ok(Ok(served(body, CacheOutcome::Miss)))
+                }
+                Err(error) if error.kind() == ErrorKind::NotFound => {
+                    self.remember(key, format!("{NOT_FOUND_MARK}{}", error.message()))
+                        .await?;
+                    Ok(Err(Unanswered { error, last }))
+                }
+                Err(error) => Ok(Err(Unanswered { error, last })),
+            }
+        }
+        .await;
+        let mut refreshing = self.refreshing.lock().unwrap_or_else(|p| p.into_inner());
+        // The map's reference and ours: nobody else is waiting for this key.
+        if Arc::strong_count(&lock) <= 2 {
+            refreshing.remove(key);
+        }
+        outcome
+    }
+
+    /// A cached answer still within its TTL, or a remembered "not found" within the not-found
+    /// TTL (as the error it was).
+    async fn fresh_answer(
+        &self,
+        key: &AnswerKey,
+    ) -> Result<Option<Result<Served<String>, Unanswered>>> {
+        let Some(answer) = self.index.cached_answer(key).await? else {
+            return Ok(None);
+        };
+        let age = now_millis() - answer.fetched_at;
+        Ok(match Remembered::of(&answer) {
+            Remembered::Answer(body) if age < millis(self.settings.answer_ttl) => {
+                Some(Ok(served(body, CacheOutcome::Hit)))
+            }
+            Remembered::NotFound(message) if age < millis(self.settings.not_found_ttl) => {
+                Some(Err(Unanswered {
+                    error: Error::not_found(message),
+                    last: None,
+                }))
+            }
+            _ => None,
+        })
+    }
+
+    async fn remember(&self, key: &AnswerKey, body: String) -> Result<()> {
+        let answer = CachedAnswer {
+            body,
+            fetched_at: now_millis(),
+        };
+        self.index.put_cached_answer(key, &answer).await
     }
 
     async fn stored_tagged_versions(&self, module: &str) -> Result<Vec<String>> {
