@@ -20,7 +20,8 @@ PYTHON ?= python3
 PYTHON_REQUIREMENTS := 'moto[server]>=5.1,<6' 'cargo-lambda>=1.8,<2' 'cfn-lint>=1.20,<2' 'aws-sam-cli>=1.130,<2'
 VENV_STAMP := $(VENV)/.piraeus-requirements
 PIRAEUS_VENV ?= $(CURDIR)/$(VENV)
-PIRAEUS_MOTO_SERVER ?= $(PIRAEUS_VENV)/bin/moto_server
+# moto_server through scripts/moto-server, which serialises requests (see there why).
+PIRAEUS_MOTO_SERVER ?= $(CURDIR)/scripts/moto-server
 PIRAEUS_CARGO_LAMBDA ?= $(PIRAEUS_VENV)/bin/cargo-lambda
 export PIRAEUS_VENV PIRAEUS_MOTO_SERVER PIRAEUS_CARGO_LAMBDA
 SAM := $(PIRAEUS_VENV)/bin/sam
@@ -105,7 +106,7 @@ deps-python:
 	rm -rf $(VENV); \
 	$(PYTHON) -m venv $(VENV); \
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check $(PYTHON_REQUIREMENTS); \
-	test -x "$(PIRAEUS_MOTO_SERVER)" && test -x "$(PIRAEUS_CARGO_LAMBDA)" && test -x "$(SAM)"; \
+	test -x "$(VENV)/bin/moto_server" && test -x "$(PIRAEUS_CARGO_LAMBDA)" && test -x "$(SAM)"; \
 	echo "$$wanted" > $(VENV_STAMP)
 
 lint: deps-python ## Check formatting, clippy warnings, and template.yaml (cfn-lint, sam validate)

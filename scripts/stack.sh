@@ -21,7 +21,7 @@ cd "$root"
 
 port=${STACK_PORT:-9000}
 moto_port=${STACK_MOTO_PORT:-5055}
-moto_server=${PIRAEUS_MOTO_SERVER:-$root/.venv/bin/moto_server}
+moto_server=${PIRAEUS_MOTO_SERVER:-$root/scripts/moto-server}
 cargo_lambda=${PIRAEUS_CARGO_LAMBDA:-$root/.venv/bin/cargo-lambda}
 cargo=${CARGO:-cargo}
 concurrency=${STACK_CONCURRENCY:-8}

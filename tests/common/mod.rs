@@ -718,7 +718,7 @@ pub fn snapshot(dir: &Path) -> Vec<(PathBuf, u64)> {
 }
 
 /// `moto_server` emulating S3 and DynamoDB on a loopback port (installed by `make test` into
-/// the project's virtualenv).
+/// the project's virtualenv), one request at a time (`scripts/moto-server`).
 pub struct Moto {
     child: Child,
     pub endpoint: String,
@@ -728,7 +728,7 @@ impl Moto {
     pub fn start() -> Self {
         let program = std::env::var_os("PIRAEUS_MOTO_SERVER")
             .map(PathBuf::from)
-            .unwrap_or_else(|| which("moto_server"));
+            .unwrap_or_else(|| repo_root().join("scripts/moto-server"));
         let port = free_port();
         let child = Command::new(program)
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
