@@ -82,7 +82,11 @@ fn concurrent_lists_run_one_go_command_and_a_missing_module_is_remembered() {
         let response = request.join().unwrap();
         assert_eq!((response.status, response.text()), (200, "v1.0.0\n".into()));
     }
-    assert_eq!(invocations(&counter, "listed.git"), 1, "32 requests, one go command");
+    assert_eq!(
+        invocations(&counter, "listed.git"),
+        1,
+        "32 requests, one go command"
+    );
 
     let missing = "/example.test/missing.git/@v/list";
     assert_eq!(server.get(missing).status, 404);
