@@ -5,11 +5,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use piraeus_core::Result;
 use piraeus_core::fetch::{GoToolchain, GoToolchainConfig, Ingester};
 use piraeus_core::proxy::{DownloadMode, Proxy, ProxySettings, default_instance_name, lease_for};
 use piraeus_core::settings::{self, BucketLocation, TableLocation};
 use piraeus_core::telemetry::{logging, metrics};
+use piraeus_core::{Error, Result};
 
 use super::client::LambdaFetchClient;
 use super::handler::FetchHandler;
@@ -84,7 +84,10 @@ pub fn init_logging() {
 /// The proxy serve and prefetch run: S3 and DynamoDB, with fetches and upstream questions
 /// handed to the fetch function.
 pub async fn build_proxy(config: &FunctionConfig) -> Result<Proxy> {
-    let function = settings::FETCH_FUNCTION.require(&|_| config.fetch_function.clone())?;
+    let function = config
+        .fetch_function
+        .clone()
+        .ok_or_else(|| Error::invalid(format!("{} must be set", settings::FETCH_FUNCTION.env)))?;
     let sdk = sdk::config().await;
     let fetch = Arc::new(LambdaFetchClient::new(
         aws_sdk_lambda::Client::new(&sdk),
