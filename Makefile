@@ -46,7 +46,7 @@ else
 endif
 CAN_INSTALL := $(if $(filter 0,$(shell id -u)),yes,$(if $(AS_ROOT),yes,no))
 
-.PHONY: help run test deps deps-system deps-python lint build layer deploy stack bench clean
+.PHONY: help run test deps deps-system deps-python lint build layer deploy stack bench soak clean
 
 help: ## List the targets
 	@echo "Usage: make <target> [ARGS=...]"
@@ -56,7 +56,7 @@ help: ## List the targets
 run: ## Build and start the proxy on 127.0.0.1:3000, data in ./piraeus-data (extra flags: ARGS=...)
 	$(CARGO) run --release --bin piraeus -- serve $(ARGS)
 
-test: deps ## Install missing tools (go, git; moto, cargo-lambda, cfn-lint, sam in .venv), run every test
+test: deps ## Install missing tools (go, git, node; moto, cargo-lambda, cfn-lint, sam in .venv), run every test
 	@if $(CARGO) nextest --version >/dev/null 2>&1; then \
 		echo "+ $(CARGO) nextest run --workspace --no-fail-fast"; \
 		$(CARGO) nextest run --workspace --no-fail-fast; \
@@ -68,20 +68,22 @@ test: deps ## Install missing tools (go, git; moto, cargo-lambda, cfn-lint, sam 
 deps: deps-system deps-python ## Install what the tests need and is missing (no-op when present)
 
 # The go command is both the integration tests' client and the proxy's fetcher; git is what it
-# fetches with. Debian's packages are enough (Go 1.19 or newer).
+# fetches with; node runs the CloudFront function (the template tests, make stack's edge).
+# Debian's packages are enough (Go 1.19 or newer, Node.js 18 or newer).
 deps-system:
 	@command -v $(CARGO) >/dev/null 2>&1 || { \
 		echo "error: cargo is not on PATH; install Rust from https://rustup.rs" >&2; exit 1; }
 	@missing=""; \
 	command -v go >/dev/null 2>&1 || missing="$$missing golang-go"; \
 	command -v git >/dev/null 2>&1 || missing="$$missing git"; \
+	command -v node >/dev/null 2>&1 || missing="$$missing nodejs"; \
 	if [ -z "$$missing" ]; then exit 0; fi; \
 	if [ "$(CAN_INSTALL)" != yes ]; then \
 		echo "error: missing:$$missing. Install them (Debian/Ubuntu: apt-get install$$missing) and rerun; neither root nor sudo is available here." >&2; \
 		exit 1; \
 	fi; \
 	if ! command -v apt-get >/dev/null 2>&1; then \
-		echo "error: missing:$$missing, and apt-get is not available: install Go and git with your package manager and rerun." >&2; \
+		echo "error: missing:$$missing, and apt-get is not available: install Go, git and Node.js with your package manager and rerun." >&2; \
 		exit 1; \
 	fi; \
 	echo "+ installing$$missing"; \
@@ -127,11 +129,20 @@ deploy: deps-python ## sam build + sam deploy (first time: make deploy GUIDED=1)
 	PATH="$(PIRAEUS_VENV)/bin:$$PATH" CARGO_LAMBDA_COMPILER=$(LAMBDA_COMPILER) $(SAM) build --beta-features
 	$(SAM) deploy $(if $(GUIDED),--guided,)
 
-stack: deps ## Run the serverless stack locally (moto + cargo lambda watch); prints GOPROXY=...
+stack: deps ## Run the serverless stack locally (moto + cargo lambda watch + a local edge); prints GOPROXY=...
 	@bash scripts/stack.sh
 
 bench: ## Measure cold fetch, warm fetch and hit latency over a local git repository
 	bash scripts/bench.sh
+
+# The soak test's longer run: SOAK_ROUNDS rounds of SOAK_CLIENTS concurrent go clients over
+# SOAK_MODULES modules, with upstream outages and SIGKILLs; prints its figures.
+SOAK_ROUNDS ?= 30
+SOAK_CLIENTS ?= 6
+SOAK_MODULES ?= 6
+soak: deps ## Long soak: concurrent clients, upstream outages, SIGKILL mid-fetch; nothing may be lost
+	PIRAEUS_SOAK_ROUNDS=$(SOAK_ROUNDS) PIRAEUS_SOAK_CLIENTS=$(SOAK_CLIENTS) PIRAEUS_SOAK_MODULES=$(SOAK_MODULES) \
+		$(CARGO) nextest run --test integration --no-capture soak::
 
 clean: ## Remove build output; CLEAN_DATA=1 also deletes ./piraeus-data
 	$(CARGO) clean

@@ -78,6 +78,8 @@ cat >"$HOME/.gitconfig" <<EOF
 	allow = always
 EOF
 export GIT_CONFIG_NOSYSTEM=1 GIT_TERMINAL_PROMPT=0
+# The fetcher's git allows only https by default; the bench repository is a file:// URL.
+export GIT_ALLOW_PROTOCOL=https:file
 export GOSUMDB=off GO111MODULE=on GOTOOLCHAIN=local GOFLAGS=-modcacherw
 unset GOPROXY GOPRIVATE GONOPROXY GONOSUMDB GOENV
 

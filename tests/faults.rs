@@ -6,8 +6,8 @@ use crate::common::{Sandbox, invocations};
 #[test]
 fn an_upstream_that_refuses_connections_is_a_502_not_a_404() {
     let sandbox = Sandbox::new();
-    // git reaches this module's repository on a loopback port where nothing listens, whichever
-    // scheme the go command tries.
+    // git reaches one module's repository on a loopback port where nothing listens, and
+    // another's on a host name that does not resolve, whichever scheme the go command tries.
     let mut gitconfig = std::fs::OpenOptions::new()
         .append(true)
         .open(sandbox.home().join(".gitconfig"))
@@ -18,24 +18,59 @@ fn an_upstream_that_refuses_connections_is_a_502_not_a_404() {
           \tinsteadOf = https://example.test/refused\n\
           \tinsteadOf = git://example.test/refused\n\
           \tinsteadOf = ssh://example.test/refused\n\
-          \tinsteadOf = git+ssh://example.test/refused\n",
+          \tinsteadOf = git+ssh://example.test/refused\n\
+          [url \"https://piraeus-test.invalid/unresolvable\"]\n\
+          \tinsteadOf = https://example.test/unresolvable\n\
+          \tinsteadOf = git://example.test/unresolvable\n\
+          \tinsteadOf = ssh://example.test/unresolvable\n\
+          \tinsteadOf = git+ssh://example.test/unresolvable\n",
     )
     .unwrap();
     let server = sandbox.start_server();
-    for path in [
-        "/example.test/refused.git/@v/v1.0.0.info",
-        "/example.test/refused.git/@v/list",
-        "/example.test/refused.git/@latest",
-        "/example.test/refused.git/@v/main.info",
+    for (path, says) in [
+        (
+            "/example.test/refused.git/@v/v1.0.0.info",
+            "cannot connect to the module's origin",
+        ),
+        (
+            "/example.test/refused.git/@v/list",
+            "cannot connect to the module's origin",
+        ),
+        (
+            "/example.test/refused.git/@latest",
+            "cannot connect to the module's origin",
+        ),
+        (
+            "/example.test/refused.git/@v/main.info",
+            "cannot connect to the module's origin",
+        ),
+        (
+            "/example.test/unresolvable.git/@v/v1.0.0.info",
+            "cannot resolve the module origin's host name",
+        ),
+        (
+            "/example.test/unresolvable.git/@v/list",
+            "cannot resolve the module origin's host name",
+        ),
     ] {
         let response = server.get(path);
         let body = response.text();
         assert_eq!(response.status, 502, "{path}: {body}");
-        assert!(
-            body.contains("Failed to connect to 127.0.0.1 port 1"),
-            "{path}: git's own explanation is kept: {body}"
-        );
+        // The client learns what failed in general terms and a request id; the address is
+        // for the operator, in the log line with that id.
+        assert!(body.contains(says), "{path}: {body}");
+        assert!(body.contains("request id: "), "{path}: {body}");
+        assert!(!body.contains("127.0.0.1"), "{path}: {body}");
     }
+    let log = server.log();
+    assert!(
+        log.contains("Failed to connect to 127.0.0.1 port 1"),
+        "{log}"
+    );
+    assert!(
+        log.contains("Could not resolve host: piraeus-test.invalid"),
+        "{log}"
+    );
 
     // The go command stops at the 502 instead of fetching around the proxy.
     let client = sandbox.client("refused", &format!("{},direct", server.url()));
@@ -102,5 +137,86 @@ fn concurrent_lists_run_one_go_command_and_a_missing_module_is_remembered() {
         invocations(&counter, "missing.git"),
         2,
         "after the TTL, upstream is asked again"
+    );
+}
+
+/// Downloads wait in a bounded queue: beyond it a miss gets 503 with Retry-After at once
+/// instead of piling up, and lookups (lists, queries) have their own limit, so they are
+/// answered while every download slot is taken.
+#[test]
+fn a_full_download_queue_answers_503_and_lookups_are_not_starved() {
+    let sandbox = Sandbox::new();
+    let repo = sandbox.module("queued.git");
+    for version in ["v1.0.0", "v1.1.0", "v1.2.0"] {
+        repo.write(
+            "queued.go",
+            format!("package queued\n\nconst V = \"{version}\"\n"),
+        );
+        repo.commit(version);
+        repo.tag(version);
+    }
+    let real_go = crate::common::which("go");
+    let slow_go = sandbox.path().join("slow-go");
+    std::fs::write(
+        &slow_go,
+        format!(
+            "#!/bin/sh\nif [ \"$1\" = mod ]; then sleep 3; fi\nexec '{}' \"$@\"\n",
+            real_go.display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&slow_go, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let server = sandbox.start_server_with(
+        &[
+            "--go",
+            slow_go.to_str().unwrap(),
+            "--max-concurrent-fetches",
+            "1",
+            "--max-queued",
+            "1",
+        ],
+        &[],
+    );
+    let address = server.address.clone();
+    let fetch = |version: &'static str| {
+        let address = address.clone();
+        std::thread::spawn(move || {
+            crate::common::http_get(
+                &address,
+                &format!("/example.test/queued.git/@v/{version}.info"),
+            )
+            .unwrap()
+        })
+    };
+    let running = fetch("v1.0.0");
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let waiting = fetch("v1.1.0");
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let refused = fetch("v1.2.0").join().unwrap();
+    assert_eq!(refused.status, 503, "{}", refused.text());
+    assert_eq!(refused.header("retry-after"), Some("5"));
+    assert!(
+        refused.text().contains("queue is full"),
+        "{}",
+        refused.text()
+    );
+
+    // Both download slots (running and waiting) are taken; a list still runs at once.
+    let asked = std::time::Instant::now();
+    let list = server.get("/example.test/queued.git/@v/list");
+    assert_eq!(list.status, 200, "{}", list.text());
+    assert!(
+        asked.elapsed() < std::time::Duration::from_secs(2),
+        "the list waited {:?} behind downloads",
+        asked.elapsed()
+    );
+
+    assert_eq!(running.join().unwrap().status, 200);
+    assert_eq!(waiting.join().unwrap().status, 200);
+    // The refusal is not remembered: once there is room, the version is fetched.
+    assert_eq!(
+        server.get("/example.test/queued.git/@v/v1.2.0.info").status,
+        200
     );
 }

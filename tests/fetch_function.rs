@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 fn invoke(server: &crate::common::Server, event: &Value) -> Value {
     let response = crate::common::http_post(
-        &server.address,
+        server.emulator(),
         "/2015-03-31/functions/piraeus-fetch/invocations",
         event.to_string().as_bytes(),
     )
@@ -50,7 +50,7 @@ fn duplicate_and_retried_download_events_store_one_version() {
     assert_eq!(first["zip_hash"], direct[0].sum.as_str());
     assert_eq!(first["mod_hash"], direct[0].go_mod_sum.as_str());
 
-    let info = server.get("/example.test/events.git/@v/v1.0.0.info");
+    let info = server.get_from_serve_function("/example.test/events.git/@v/v1.0.0.info");
     assert_eq!(
         info.header("x-piraeus-cache"),
         Some("hit"),

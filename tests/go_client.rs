@@ -2,7 +2,30 @@
 //! runs twice: against `piraeus serve` (module `local`) and against the serverless stack of
 //! `make stack`, the functions under the Lambda emulator over moto (module `serverless`).
 
-use crate::common::{Deployment, Sandbox, assert_same_as_direct, go_mod, incompressible_bytes};
+use crate::common::{
+    Deployment, Sandbox, Server, assert_same_as_direct, go_mod, incompressible_bytes,
+};
+
+/// Through the stack's edge, as through CloudFront: a version not stored yet goes to the serve
+/// function (which has it fetched); once stored, its .mod and .zip come from the bucket, then
+/// from the edge's cache; list and @latest always go to the serve function.
+fn edge_answers_stored_artifacts_from_the_bucket(server: &Server, module: &str, version: &str) {
+    let source = |path: String| {
+        let response = server.get(&path);
+        assert_eq!(response.status, 200, "{path}: {}", response.text());
+        response
+            .header("x-piraeus-edge")
+            .unwrap_or_default()
+            .to_string()
+    };
+    let artifact = |extension: &str| format!("/{module}/@v/{version}.{extension}");
+    assert_eq!(source(artifact("info")), "serve", "not stored yet");
+    assert_eq!(source(artifact("mod")), "bucket");
+    assert_eq!(source(artifact("zip")), "bucket");
+    assert_eq!(source(artifact("zip")), "cache", "immutable, so kept");
+    assert_eq!(source(format!("/{module}/@v/list")), "serve");
+    assert_eq!(source(format!("/{module}/@latest")), "serve");
+}
 
 fn tags_prereleases_branches_and_commit_prefixes(deployment: Deployment) {
     let sandbox = Sandbox::new();
@@ -21,6 +44,9 @@ fn tags_prereleases_branches_and_commit_prefixes(deployment: Deployment) {
     let untagged = repo.commit("after the release");
 
     let server = sandbox.start(deployment);
+    if deployment == Deployment::Serverless {
+        edge_answers_stored_artifacts_from_the_bucket(&server, "example.test/plain.git", "v1.0.0");
+    }
     let downloads = assert_same_as_direct(
         &sandbox,
         &server,
@@ -180,6 +206,14 @@ fn incompatible_versions_of_a_module_without_go_mod(deployment: Deployment) {
     repo.tag("v3.1.0");
 
     let server = sandbox.start(deployment);
+    if deployment == Deployment::Serverless {
+        // The key holds a literal `+`, which the path must carry to the bucket as %2B.
+        edge_answers_stored_artifacts_from_the_bucket(
+            &server,
+            "example.test/incompat.git",
+            "v2.0.0+incompatible",
+        );
+    }
     let downloads = assert_same_as_direct(
         &sandbox,
         &server,
@@ -353,22 +387,22 @@ fn zip_larger_than_a_lambda_response(deployment: Deployment) {
     let server = sandbox.start(deployment);
     assert_same_as_direct(&sandbox, &server, "big", &["example.test/big.git@v1.0.0"]);
     let zip = server.get("/example.test/big.git/@v/v1.0.0.zip");
-    match deployment {
-        Deployment::Local => assert!(
-            zip.body.len() > 6 * 1024 * 1024,
-            "zip is {} bytes",
-            zip.body.len()
-        ),
-        // Too large for a Lambda response: redirected to a presigned URL of the bucket, which
-        // the go client above followed.
-        Deployment::Serverless => {
-            assert_eq!(zip.status, 307, "{}", zip.text());
-            let location = zip.header("location").unwrap_or_default();
-            let bucket = server.aws_endpoint.clone().unwrap();
-            assert!(location.starts_with(&bucket), "{location}");
-            assert!(location.contains("X-Amz-Signature="), "{location}");
-            assert_eq!(zip.header("cache-control"), Some("no-store"));
-        }
+    assert!(
+        zip.body.len() > 6 * 1024 * 1024,
+        "zip is {} bytes",
+        zip.body.len()
+    );
+    // The edge streams it from the bucket; the serve function, which cannot answer with more
+    // than 6 MB, redirects to a presigned URL of the bucket.
+    if deployment == Deployment::Serverless {
+        assert_eq!(zip.header("x-piraeus-edge"), Some("bucket"));
+        let redirect = server.get_from_serve_function("/example.test/big.git/@v/v1.0.0.zip");
+        assert_eq!(redirect.status, 307, "{}", redirect.text());
+        let location = redirect.header("location").unwrap_or_default();
+        let bucket = server.aws_endpoint.clone().unwrap();
+        assert!(location.starts_with(&bucket), "{location}");
+        assert!(location.contains("X-Amz-Signature="), "{location}");
+        assert_eq!(redirect.header("cache-control"), Some("no-store"));
     }
 }
 

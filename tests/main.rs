@@ -7,6 +7,9 @@
 //! - `storage`, `streaming`, `hostile`, `build`: immutability, single-flight, memory, bad input,
 //!   a whole build through the proxy.
 //! - `cli`: flags, environment, exit codes, logs.
+//! - `security`: client tokens over https, the module policy and its hook, clean error bodies.
+//! - `limits`: header and idle timeouts, the connection cap, shutdown.
+//! - `soak`: clients, upstream outages and SIGKILLs together; nothing lost (`make soak`).
 //! - `faults`: upstream failures answer 502, so clients never go around the proxy by mistake.
 //! - `conformance`, `aws_backends`: every store and index backend passes the same suites; S3
 //!   and DynamoDB in one or two processes.
@@ -24,7 +27,10 @@ mod faults;
 mod fetch_function;
 mod go_client;
 mod hostile;
+mod limits;
 mod prefetch;
+mod security;
+mod soak;
 mod storage;
 mod streaming;
 mod template;

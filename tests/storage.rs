@@ -214,3 +214,43 @@ fn verify_reports_tampered_artifacts() {
     );
     assert!(stdout.contains("0 ok, 2 with problems"), "{stdout}");
 }
+
+/// A zip left in storage by an earlier, unfinished fetch that differs from what upstream serves
+/// now (the tag was moved in between) is a conflict: the version is never marked ready with
+/// the old zip beside a new go.mod and .info, and nothing stored is overwritten.
+#[test]
+fn a_stored_zip_that_differs_from_upstream_is_a_conflict_not_a_mixed_version() {
+    let sandbox = Sandbox::new();
+    let repo = sandbox.module("moved.git");
+    repo.commit("v1");
+    repo.tag("v1.0.0");
+    let zip = sandbox
+        .data_dir()
+        .join("example.test/moved.git/@v/v1.0.0.zip");
+    std::fs::create_dir_all(zip.parent().unwrap()).unwrap();
+    let left_over = b"PK\x05\x06\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0";
+    std::fs::write(&zip, left_over).unwrap();
+
+    let server = sandbox.start_server();
+    for extension in ["info", "mod", "zip"] {
+        let response = server.get(&format!("/example.test/moved.git/@v/v1.0.0.{extension}"));
+        assert_eq!(response.status, 409, "{extension}: {}", response.text());
+    }
+    assert_eq!(
+        std::fs::read(&zip).unwrap(),
+        left_over,
+        "the stored zip is kept"
+    );
+    assert!(
+        !sandbox
+            .data_dir()
+            .join("example.test/moved.git/@v/v1.0.0.info")
+            .exists(),
+        "no new part was stored beside the old zip"
+    );
+    assert!(
+        server.log().contains("alarm=\"integrity\""),
+        "{}",
+        server.log()
+    );
+}

@@ -7,7 +7,7 @@
 //! the other CloudFormation tags, and handed over as JSON.
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use piraeus_aws::dynamodb::schema;
@@ -371,35 +371,118 @@ fn referenced(value: &Value) -> Option<&str> {
         })
 }
 
-/// Runs the CloudFront function's code under Node.js on each URI; None when node is absent.
-fn run_viewer_request(code: &str, uris: &[&str]) -> Option<Vec<String>> {
-    if Command::new("node").arg("--version").output().is_err() {
-        return None;
+/// The viewer-request function the distribution runs: its logical ID and resource, from the
+/// default behaviour, which every other behaviour must run too (else a path would skip the
+/// client token check).
+fn viewer_request_function(template: &Value) -> (&str, &Value) {
+    fn association(behaviour: &Value) -> &str {
+        let associations = behaviour["FunctionAssociations"]
+            .as_array()
+            .unwrap_or_else(|| panic!("no function associations in {behaviour}"));
+        let viewer_request = associations
+            .iter()
+            .find(|a| a["EventType"] == "viewer-request")
+            .unwrap_or_else(|| panic!("no viewer-request function in {behaviour}"));
+        referenced(&viewer_request["FunctionARN"]).expect("the association refers to a resource")
     }
+    let config = &only_resource_of_type(template, "AWS::CloudFront::Distribution").1["Properties"]
+        ["DistributionConfig"];
+    let id = association(&config["DefaultCacheBehavior"]);
+    for behaviour in config["CacheBehaviors"].as_array().into_iter().flatten() {
+        assert_eq!(association(behaviour), id, "{}", behaviour["PathPattern"]);
+    }
+    let function = &resources(template)[id];
+    assert_eq!(function["Type"], "AWS::CloudFront::Function");
+    assert_eq!(
+        function["Properties"]["FunctionConfig"]["Runtime"],
+        "cloudfront-js-2.0"
+    );
+    (id, function)
+}
+
+/// The function's code as CloudFormation hands it to CloudFront: `${ViewerAuth}` filled in.
+fn function_code(function: &Value, viewer_auth: &str) -> String {
+    let code = function["Properties"]["FunctionCode"]["Fn::Sub"]
+        .as_str()
+        .expect("the function's code is an inline !Sub string")
+        .replace("${ViewerAuth}", viewer_auth);
+    assert!(
+        !code.contains("${"),
+        "the function's code uses a substitution this test does not fill in:\n{code}"
+    );
+    code
+}
+
+/// A CloudFront viewer-request event for a GET of `uri`.
+fn viewer_request(uri: &str, authorization: Option<&str>) -> Value {
+    let headers = match authorization {
+        Some(value) => json!({"authorization": {"value": value}}),
+        None => json!({}),
+    };
+    json!({
+        "version": "1.0",
+        "context": {"eventType": "viewer-request"},
+        "viewer": {"ip": "192.0.2.1"},
+        "request": {"method": "GET", "uri": uri, "querystring": {}, "headers": headers, "cookies": {}},
+    })
+}
+
+/// Runs the function's code under Node.js with scripts/cloudfront-function.mjs, the runtime
+/// stand-in `make stack`'s edge runs it with, the KeyValueStore read from `auth_file` (as the
+/// edge reads it); returns what the handler returned for each event.
+fn run_viewer_request(code: &str, auth_file: &Path, events: &[Value]) -> Vec<Value> {
+    const DRIVER: &str = "import { readFileSync } from 'node:fs';\n\
+        import { pathToFileURL } from 'node:url';\n\
+        const [runtime, code, authFile, events] = process.argv.slice(1);\n\
+        const { authFileStore, compile } = await import(pathToFileURL(runtime).href);\n\
+        const handler = compile(readFileSync(code, 'utf8'), authFileStore(authFile));\n\
+        const results = [];\n\
+        for (const event of JSON.parse(readFileSync(events, 'utf8'))) {\n\
+        \x20 results.push(await handler(event));\n\
+        }\n\
+        console.log(JSON.stringify(results));\n";
+    assert!(
+        Command::new("node")
+            .arg("--version")
+            .output()
+            .is_ok_and(|output| output.status.success()),
+        "node is missing: this test runs the CloudFront function under Node.js \
+         (`make deps` installs it; Debian package nodejs)"
+    );
     let dir = tempfile::tempdir().unwrap();
-    let script = dir.path().join("function.js");
-    let events: Vec<Value> = uris
-        .iter()
-        .map(|uri| {
-            json!({
-                "version": "1.0",
-                "context": {"eventType": "viewer-request"},
-                "viewer": {"ip": "192.0.2.1"},
-                "request": {"method": "GET", "uri": uri, "querystring": {}, "headers": {}, "cookies": {}},
-            })
-        })
-        .collect();
-    std::fs::write(
-        &script,
-        format!(
-            "{code}\nconsole.log(JSON.stringify({events}.map(function (event) {{ return handler(event).uri; }})));\n",
-            events = Value::from(events)
-        ),
-    )
-    .unwrap();
-    let output = Command::new("node").arg(&script).output().unwrap();
+    let code_path = dir.path().join("viewer-request.js");
+    let events_path = dir.path().join("events.json");
+    std::fs::write(&code_path, code).unwrap();
+    std::fs::write(&events_path, Value::from(events.to_vec()).to_string()).unwrap();
+    let output = Command::new("node")
+        .args(["--input-type=module", "-e", DRIVER])
+        .arg(root().join("scripts/cloudfront-function.mjs"))
+        .arg(&code_path)
+        .arg(auth_file)
+        .arg(&events_path)
+        .output()
+        .unwrap();
     assert!(output.status.success(), "{}", output_text(&output));
-    Some(serde_json::from_slice(&output.stdout).expect("the script prints a JSON array"))
+    serde_json::from_slice(&output.stdout).expect("the driver prints a JSON array")
+}
+
+/// Standard base64 with padding, as HTTP Basic credentials are sent.
+fn base64(text: &str) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut encoded = String::new();
+    for chunk in text.as_bytes().chunks(3) {
+        let bits = chunk.iter().enumerate().fold(0u32, |bits, (i, byte)| {
+            bits | (u32::from(*byte) << (16 - 8 * i))
+        });
+        for i in 0..4 {
+            if i <= chunk.len() {
+                encoded.push(ALPHABET[((bits >> (18 - 6 * i)) & 63) as usize] as char);
+            } else {
+                encoded.push('=');
+            }
+        }
+    }
+    encoded
 }
 
 #[test]
@@ -457,47 +540,264 @@ fn cloudfront_fails_over_from_s3_to_serve_and_rewrites_plus() {
         );
     }
 
-    let associations = config["DefaultCacheBehavior"]["FunctionAssociations"]
-        .as_array()
-        .expect("the default behaviour has function associations");
-    let viewer_request = associations
-        .iter()
-        .find(|a| a["EventType"] == "viewer-request")
-        .expect("a viewer-request function");
-    let function_id =
-        referenced(&viewer_request["FunctionARN"]).expect("the association refers to a resource");
-    let function = &resources(&template)[function_id];
-    assert_eq!(function["Type"], "AWS::CloudFront::Function");
-    assert_eq!(
-        function["Properties"]["FunctionConfig"]["Runtime"],
-        "cloudfront-js-2.0"
-    );
-    let code = function["Properties"]["FunctionCode"]
-        .as_str()
-        .expect("the function's code is inline");
-    assert!(
-        code.contains("function handler(event)") && code.contains("%2B") && code.contains('+'),
-        "the viewer-request function must rewrite + to %2B:\n{code}"
-    );
-
+    // With client authentication off, the function only rewrites `+`.
+    let (_, function) = viewer_request_function(&template);
     let uris = [
         "/example.test/m.git/@v/v2.0.0+incompatible.zip",
         "/example.test/m.git/@v/v2.0.0+incompatible.info",
         "/example.test/m.git/@v/v1.0.0-rc.1+meta+more.mod",
         "/example.test/!m/@v/v1.0.0.zip",
     ];
-    match run_viewer_request(code, &uris) {
-        Some(rewritten) => assert_eq!(
-            rewritten,
-            [
-                "/example.test/m.git/@v/v2.0.0%2Bincompatible.zip",
-                "/example.test/m.git/@v/v2.0.0%2Bincompatible.info",
-                "/example.test/m.git/@v/v1.0.0-rc.1%2Bmeta%2Bmore.mod",
-                "/example.test/!m/@v/v1.0.0.zip",
-            ]
-        ),
-        None => eprintln!("note: node is not installed; the CloudFront function was not run"),
+    let events: Vec<Value> = uris.iter().map(|uri| viewer_request(uri, None)).collect();
+    let no_tokens = tempfile::tempdir().unwrap();
+    let results = run_viewer_request(
+        &function_code(function, "Disabled"),
+        &no_tokens.path().join("tokens.json"),
+        &events,
+    );
+    let rewritten: Vec<&Value> = results.iter().map(|result| &result["uri"]).collect();
+    assert_eq!(
+        rewritten,
+        [
+            "/example.test/m.git/@v/v2.0.0%2Bincompatible.zip",
+            "/example.test/m.git/@v/v2.0.0%2Bincompatible.info",
+            "/example.test/m.git/@v/v1.0.0-rc.1%2Bmeta%2Bmore.mod",
+            "/example.test/!m/@v/v1.0.0.zip",
+        ],
+        "{results:#?}"
+    );
+}
+
+/// A token in the format of the contract: a name, 64 lowercase hex characters, and what is
+/// stored, `printf %s "$SECRET" | sha256sum`.
+const TOKEN_NAME: &str = "ci";
+const TOKEN_SECRET: &str = "3c9bd5e6d7b1a8f0e4c2d6a9b8e7f1c0d2a4b6c8e0f2a4c6e8b0d2f4a6c8e0b2";
+const TOKEN_SHA256: &str = "00282f0d134bf661d7c89a5efa55c01308d9bcfc074acf8729cac82bb58c5d0a";
+
+#[test]
+fn viewer_request_function_requires_a_client_token() {
+    let template = template();
+    let (_, function) = viewer_request_function(&template);
+    let store = function["Properties"]["FunctionConfig"]["KeyValueStoreAssociations"][0]
+        ["KeyValueStoreARN"]
+        .clone();
+    assert_eq!(
+        resources(&template)[referenced(&store).expect("a store from this template")]["Type"],
+        "AWS::CloudFront::KeyValueStore"
+    );
+    let code = function_code(function, "Enabled");
+    assert!(
+        code.contains("import cf from 'cloudfront';") && code.contains("createHash('sha256')"),
+        "the function reads the KeyValueStore and hashes the secret:\n{code}"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let auth_file = dir.path().join("tokens.json");
+    std::fs::write(
+        &auth_file,
+        json!({"tokens": [{"name": TOKEN_NAME, "sha256": TOKEN_SHA256, "created": "2026-11-21T10:00:00Z"}]})
+            .to_string(),
+    )
+    .unwrap();
+    let basic = |credentials: &str| format!("Basic {}", base64(credentials));
+    let good = basic(&format!("{TOKEN_NAME}:{TOKEN_SECRET}"));
+    let uri = "/example.test/m.git/@v/v2.0.0+incompatible.zip";
+    let rewritten = "/example.test/m.git/@v/v2.0.0%2Bincompatible.zip";
+    let wrong_secret = basic(&format!("{TOKEN_NAME}:{}", "0".repeat(64)));
+    let unknown_name = basic(&format!("someone:{TOKEN_SECRET}"));
+    let no_colon = basic(&format!("{TOKEN_NAME}{TOKEN_SECRET}"));
+    let bearer = format!("Bearer {TOKEN_SECRET}");
+    let refused = [
+        ("wrong secret", Some(wrong_secret.as_str())),
+        ("unknown name", Some(unknown_name.as_str())),
+        ("not Basic", Some(bearer.as_str())),
+        ("bad base64", Some("Basic !!not*base64!!")),
+        ("no colon", Some(no_colon.as_str())),
+        ("empty Basic", Some("Basic ")),
+        ("empty header", Some("")),
+        ("missing header", None),
+    ];
+    let mut events = vec![
+        viewer_request(uri, Some(&good)),
+        viewer_request(uri, Some(&good.replacen("Basic", "basic", 1))),
+        viewer_request("/healthz", None),
+    ];
+    events.extend(
+        refused
+            .iter()
+            .map(|(_, header)| viewer_request(uri, *header)),
+    );
+    let results = run_viewer_request(&code, &auth_file, &events);
+
+    for passed in &results[..2] {
+        assert_eq!(passed["uri"], rewritten, "{passed:#}");
+        assert!(passed.get("statusCode").is_none(), "{passed:#}");
+        assert!(
+            passed["headers"].get("authorization").is_none(),
+            "the secret goes no further than the edge: {passed:#}"
+        );
     }
+    assert_eq!(results[2]["uri"], "/healthz", "{:#}", results[2]);
+    // The answer `piraeus serve --auth-file` gives, whatever was wrong.
+    let unauthorized = json!({
+        "statusCode": 401,
+        "statusDescription": "Unauthorized",
+        "headers": {
+            "www-authenticate": {"value": "Basic realm=\"piraeus\""},
+            "content-type": {"value": "text/plain; charset=utf-8"},
+            "cache-control": {"value": "no-store"},
+        },
+        "body": {"encoding": "text", "data": "unauthorized: missing or wrong credentials\n"},
+    });
+    for ((case, _), result) in refused.iter().zip(&results[3..]) {
+        assert_eq!(result, &unauthorized, "{case}");
+    }
+
+    // A store that cannot be read refuses everyone.
+    let unreadable = run_viewer_request(
+        &code,
+        &dir.path().join("missing.json"),
+        &[viewer_request(uri, Some(&good))],
+    );
+    assert_eq!(unreadable[0], unauthorized);
+}
+
+/// Evaluates a template rule's condition or assertion for the given parameter values.
+fn evaluate(value: &Value, parameters: &serde_json::Map<String, Value>) -> Value {
+    let Some((function, arguments)) = value
+        .as_object()
+        .filter(|object| object.len() == 1)
+        .and_then(|object| object.iter().next())
+    else {
+        return value.clone();
+    };
+    let argument = |index: usize| evaluate(&arguments[index], parameters);
+    let each = |arguments: &Value| -> Vec<bool> {
+        arguments
+            .as_array()
+            .expect("a list of conditions")
+            .iter()
+            .map(|argument| evaluate(argument, parameters) == true)
+            .collect()
+    };
+    match function.as_str() {
+        "Ref" => parameters[arguments.as_str().unwrap()].clone(),
+        "Fn::Equals" => Value::Bool(argument(0) == argument(1)),
+        "Fn::Not" => Value::Bool(argument(0) == false),
+        "Fn::And" => Value::Bool(each(arguments).into_iter().all(|b| b)),
+        "Fn::Or" => Value::Bool(each(arguments).into_iter().any(|b| b)),
+        "Fn::EachMemberEquals" => {
+            let wanted = argument(1);
+            Value::Bool(argument(0).as_array().unwrap().iter().all(|m| *m == wanted))
+        }
+        other => panic!("{other} is not a rule function this test knows"),
+    }
+}
+
+/// The assertion descriptions of every template rule that refuses these parameters (the
+/// others at their defaults) in `region`.
+fn refusals(template: &Value, region: &str, overrides: &[(&str, Value)]) -> Vec<String> {
+    let mut parameters = serde_json::Map::new();
+    for (name, parameter) in template["Parameters"].as_object().unwrap() {
+        let default = parameter["Default"].clone();
+        let value = match parameter["Type"].as_str() {
+            Some("CommaDelimitedList") => {
+                json!(default.as_str().unwrap().split(',').collect::<Vec<_>>())
+            }
+            _ => default,
+        };
+        parameters.insert(name.clone(), value);
+    }
+    for (name, value) in overrides {
+        assert!(parameters.contains_key(*name), "no parameter {name}");
+        parameters.insert(name.to_string(), value.clone());
+    }
+    parameters.insert("AWS::Region".into(), json!(region));
+    let mut refused = Vec::new();
+    for rule in template["Rules"].as_object().expect("Rules").values() {
+        let applies = rule
+            .get("RuleCondition")
+            .is_none_or(|condition| evaluate(condition, &parameters) == true);
+        if !applies {
+            continue;
+        }
+        for assertion in rule["Assertions"].as_array().expect("Assertions") {
+            if evaluate(&assertion["Assert"], &parameters) != true {
+                refused.push(assertion["AssertDescription"].as_str().unwrap().to_string());
+            }
+        }
+    }
+    refused
+}
+
+/// Parameter values other than the defaults.
+type Overrides = Vec<(&'static str, Value)>;
+
+#[test]
+fn template_rules_refuse_unsafe_or_incomplete_parameters() {
+    let template = template();
+    let netrc = json!("arn:aws:secretsmanager:eu-west-1:123456789012:secret:piraeus/netrc-AbCdEf");
+    let domain = json!("goproxy.example.com");
+    let certificate = json!(
+        "arn:aws:acm:us-east-1:123456789012:certificate/12345678-90ab-cdef-1234-567890abcdef"
+    );
+    let cidrs = json!(["192.0.2.0/24", "198.51.100.7/32"]);
+    let accepted: [(&str, Overrides); 6] = [
+        ("eu-west-1", vec![]),
+        ("eu-west-1", vec![("NetrcSecretArn", netrc.clone())]),
+        ("eu-west-1", vec![("ViewerAuth", json!("Disabled"))]),
+        (
+            "eu-west-1",
+            vec![
+                ("DomainName", domain.clone()),
+                ("CertificateArn", certificate.clone()),
+            ],
+        ),
+        ("us-east-1", vec![("AllowedCidrs", cidrs.clone())]),
+        ("us-east-1", vec![]),
+    ];
+    for (region, overrides) in &accepted {
+        assert_eq!(
+            refusals(&template, region, overrides),
+            Vec::<String>::new(),
+            "{overrides:?} in {region}"
+        );
+    }
+    let refused: [(&str, Overrides, &str); 4] = [
+        (
+            "us-east-1",
+            vec![("NetrcSecretArn", netrc), ("ViewerAuth", json!("Disabled"))],
+            "ViewerAuth",
+        ),
+        ("us-east-1", vec![("DomainName", domain)], "CertificateArn"),
+        (
+            "us-east-1",
+            vec![("CertificateArn", certificate)],
+            "DomainName",
+        ),
+        ("eu-west-1", vec![("AllowedCidrs", cidrs)], "us-east-1"),
+    ];
+    for (region, overrides, says) in &refused {
+        let reasons = refusals(&template, region, overrides);
+        assert!(
+            reasons.len() == 1 && reasons[0].contains(says),
+            "{overrides:?} in {region}: {reasons:?}"
+        );
+    }
+
+    // A custom domain gets a TLS 1.2 minimum; the allow-list blocks everyone else.
+    let config = &only_resource_of_type(&template, "AWS::CloudFront::Distribution").1["Properties"]
+        ["DistributionConfig"];
+    let with_domain = &config["ViewerCertificate"]["Fn::If"][1];
+    assert_eq!(
+        with_domain["MinimumProtocolVersion"], "TLSv1.2_2021",
+        "{config:#}"
+    );
+    assert_eq!(with_domain["SslSupportMethod"], "sni-only");
+    let (acl_name, acl) = only_resource_of_type(&template, "AWS::WAFv2::WebACL");
+    assert_eq!(acl["Properties"]["Scope"], "CLOUDFRONT");
+    assert_eq!(acl["Properties"]["DefaultAction"], json!({"Block": {}}));
+    assert_eq!(referenced(&config["WebACLId"]["Fn::If"][1]), Some(acl_name));
 }
 
 #[test]

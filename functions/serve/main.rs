@@ -11,5 +11,5 @@ async fn main() -> Result<(), lambda_http::Error> {
     lambda::init_logging();
     let config = FunctionConfig::from_env()?;
     let proxy = lambda::build_proxy(&config).await?;
-    lambda_http::run(piraeus_core::http::router(Arc::new(proxy))).await
+    lambda_http::run(piraeus_core::http::router(Arc::new(proxy), None)).await
 }

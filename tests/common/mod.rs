@@ -20,6 +20,10 @@ macro_rules! on_both_deployments {
     };
 }
 
+/// What the fetcher's git may use in tests: https (the module paths) and file (where the test
+/// HOME's insteadOf sends them).
+pub const TEST_GIT_PROTOCOLS: &str = "https:file";
+
 /// The repository's top folder (the tests belong to the `piraeus` package in crates/piraeus).
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -97,6 +101,7 @@ impl Sandbox {
             dir,
             home: self.home(),
             goproxy: goproxy.to_string(),
+            environment: Vec::new(),
         }
     }
 
@@ -112,15 +117,23 @@ impl Sandbox {
         let log_path = self.path().join(format!("server-{port}.log"));
         let log = std::fs::File::create(&log_path).unwrap();
         let mut command = Command::new(env!("CARGO_BIN_EXE_piraeus"));
+        command.args(["serve", "--listen", &address]);
+        // Defaults the caller's arguments may replace.
+        if !arguments.contains(&"--upstream") {
+            command.args(["--upstream", "direct"]);
+        }
+        if !arguments.contains(&"--data-dir") {
+            command.arg("--data-dir").arg(self.data_dir());
+        }
         command
-            .args(["serve", "--listen", &address, "--upstream", "direct"])
-            .arg("--data-dir")
-            .arg(self.data_dir())
             .args(arguments)
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("HOME", self.home())
             .env("GOSUMDB", "off")
+            // The fetcher allows only https unless told otherwise; the test repositories are
+            // reached through file:// (the HOME's insteadOf).
+            .env("GIT_ALLOW_PROTOCOL", TEST_GIT_PROTOCOLS)
             .env("PIRAEUS_LOG", "info")
             .envs(environment.iter().copied())
             .stdin(Stdio::null())
@@ -130,10 +143,16 @@ impl Sandbox {
         let server = Server {
             child,
             address,
+            scheme: if arguments.contains(&"--tls-cert") {
+                "https"
+            } else {
+                "http"
+            },
             base_path: String::new(),
             log_path,
             deployment: Deployment::Local,
             aws_endpoint: None,
+            emulator_address: None,
         };
         server.wait_until_healthy();
         server
@@ -148,9 +167,10 @@ impl Sandbox {
     }
 
     /// Runs `scripts/stack.sh` (what `make stack` runs) on free ports with the sandbox's HOME,
-    /// and waits for the `GOPROXY=` line it prints when ready.
+    /// and waits for the `GOPROXY=` line it prints when ready: its local edge, in front of the
+    /// bucket and the functions as CloudFront is.
     pub fn start_stack(&self, environment: &[(&str, &str)]) -> Server {
-        let (port, moto_port) = (free_port(), free_port());
+        let (port, moto_port, edge_port) = (free_port(), free_port(), free_port());
         let log_path = self.path().join(format!("stack-{port}.log"));
         let log = std::fs::File::create(&log_path).unwrap();
         let real_home = std::env::var("HOME").unwrap_or_default();
@@ -170,15 +190,18 @@ impl Sandbox {
             )
             .env("HOME", self.home())
             .env("GOSUMDB", "off")
+            .env("GIT_ALLOW_PROTOCOL", TEST_GIT_PROTOCOLS)
             .env("PIRAEUS_UPSTREAM", "direct")
             .env("PIRAEUS_LOG", "info")
             .env("STACK_PORT", port.to_string())
             .env("STACK_MOTO_PORT", moto_port.to_string())
+            .env("STACK_EDGE_PORT", edge_port.to_string())
             .env("STACK_CONCURRENCY", "4")
             .env("PIRAEUS_BIN", env!("CARGO_BIN_EXE_piraeus"))
             .env("TMPDIR", self.path());
         for name in [
             "RUSTUP_TOOLCHAIN",
+            "PIRAEUS_VENV",
             "PIRAEUS_MOTO_SERVER",
             "PIRAEUS_CARGO_LAMBDA",
         ] {
@@ -205,11 +228,13 @@ impl Sandbox {
         });
         let mut server = Server {
             child,
-            address: format!("127.0.0.1:{port}"),
-            base_path: "/lambda-url/piraeus-serve".into(),
+            address: format!("127.0.0.1:{edge_port}"),
+            scheme: "http",
+            base_path: String::new(),
             log_path,
             deployment: Deployment::Serverless,
             aws_endpoint: Some(format!("http://127.0.0.1:{moto_port}")),
+            emulator_address: Some(format!("127.0.0.1:{port}")),
         };
         let ready = receiver
             .recv_timeout(Duration::from_secs(300))
@@ -334,6 +359,8 @@ pub struct GoClient {
     dir: PathBuf,
     home: PathBuf,
     pub goproxy: String,
+    /// Set on top of the client's own environment (NETRC, SSL_CERT_FILE, ...).
+    environment: Vec<(String, String)>,
 }
 
 /// One object of `go mod download -json` output.
@@ -349,6 +376,12 @@ pub struct Downloaded {
 impl GoClient {
     pub fn work_dir(&self) -> PathBuf {
         self.dir.join("work")
+    }
+
+    pub fn with_env(mut self, name: &str, value: impl AsRef<std::ffi::OsStr>) -> Self {
+        let value = value.as_ref().to_string_lossy().into_owned();
+        self.environment.push((name.to_string(), value));
+        self
     }
 
     pub fn command(&self, arguments: &[&str]) -> Command {
@@ -368,7 +401,8 @@ impl GoClient {
             .env("GOENV", "off")
             .env("GOTOOLCHAIN", "local")
             .env("GO111MODULE", "on")
-            .env("GIT_CONFIG_NOSYSTEM", "1");
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .envs(self.environment.iter().map(|(k, v)| (k, v)));
         command
     }
 
@@ -479,13 +513,16 @@ pub fn assert_same_as_direct(
 pub struct Server {
     child: Child,
     pub address: String,
-    /// Where the GOPROXY routes start: empty for `piraeus serve`, the function URL path under
-    /// the Lambda emulator.
+    /// `https` when started with `--tls-cert`.
+    pub scheme: &'static str,
+    /// Where the GOPROXY routes start under `address`.
     pub base_path: String,
     pub log_path: PathBuf,
     pub deployment: Deployment,
     /// The stack's emulated AWS endpoint (moto), for tests that look at the bucket.
     pub aws_endpoint: Option<String>,
+    /// The stack's Lambda emulator (function URLs and the Invoke API), behind its edge.
+    pub emulator_address: Option<String>,
 }
 
 /// Which way Piraeus runs in a test.
@@ -499,10 +536,35 @@ pub enum Deployment {
 
 impl Server {
     pub fn url(&self) -> String {
-        format!("http://{}{}", self.address, self.base_path)
+        format!("{}://{}{}", self.scheme, self.address, self.base_path)
     }
 
-    /// The prefetch API's path on this server's address.
+    /// The stack's Lambda emulator; only the serverless deployment has one.
+    pub fn emulator(&self) -> &str {
+        self.emulator_address
+            .as_deref()
+            .expect("only the serverless stack runs the Lambda emulator")
+    }
+
+    /// Where the prefetch API is: its own function URL on the stack, as on AWS (never through
+    /// CloudFront).
+    pub fn prefetch_address(&self) -> &str {
+        match self.deployment {
+            Deployment::Local => &self.address,
+            Deployment::Serverless => self.emulator(),
+        }
+    }
+
+    /// GETs a GOPROXY path from the stack's serve function itself, bypassing the edge.
+    pub fn get_from_serve_function(&self, raw_path: &str) -> HttpResponse {
+        http_get(
+            self.emulator(),
+            &format!("/lambda-url/piraeus-serve{raw_path}"),
+        )
+        .expect("request completes")
+    }
+
+    /// The prefetch API's path at `prefetch_address`.
     pub fn prefetch_path(&self) -> &'static str {
         match self.deployment {
             Deployment::Local => "/prefetch",
@@ -521,9 +583,15 @@ impl Server {
     fn wait_until_healthy(&self) {
         let deadline = Instant::now() + Duration::from_secs(30);
         while Instant::now() < deadline {
-            if http_get(&self.address, &format!("{}/healthz", self.base_path))
-                .is_ok_and(|response| response.status == 200)
-            {
+            // Over https (which this client does not speak), listening is enough: the server
+            // binds its port only when it is ready to serve.
+            let healthy = if self.scheme == "https" {
+                TcpStream::connect(&self.address).is_ok()
+            } else {
+                http_get(&self.address, &format!("{}/healthz", self.base_path))
+                    .is_ok_and(|response| response.status == 200)
+            };
+            if healthy {
                 return;
             }
             std::thread::sleep(Duration::from_millis(50));
@@ -539,6 +607,18 @@ impl Server {
 
     pub fn stop(mut self) {
         self.terminate();
+    }
+
+    /// Waits up to `limit` for the process to exit by itself; whether it did.
+    pub fn wait_for_exit(&mut self, limit: Duration) -> bool {
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            if self.child.try_wait().is_ok_and(|status| status.is_some()) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
     }
 
     fn terminate(&mut self) {

@@ -19,7 +19,8 @@ use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::types::AttributeValue;
 use piraeus_core::index::{
-    AnswerKey, CachedAnswer, FeedCursor, FetchFailure, Index, StoredVersion, VersionStatus,
+    ANSWER_RETENTION, AnswerKey, CachedAnswer, FAILURE_RETENTION, FeedCursor, FetchFailure, Index,
+    StoredVersion, VersionStatus,
 };
 use piraeus_core::{Error, ErrorKind, Result};
 
@@ -32,15 +33,13 @@ pub mod schema {
     pub const FEED_INDEX: &str = "feed";
     pub const FEED_SHARD: &str = "feed_shard";
     pub const FEED_KEY: &str = "feed_key";
-    /// Epoch seconds after which DynamoDB may delete an item (answers only).
+    /// Epoch seconds after which DynamoDB may delete an item (answers and failure records;
+    /// never a ready or fetching version).
     pub const EXPIRES_AT: &str = "expires_at";
 }
 
 /// Feed shards: enough to spread ingest writes, few enough to merge cheaply when reading.
 pub(crate) const FEED_SHARDS: u32 = 8;
-
-/// Cached answers live this long unused; stale ones still serve while upstream is down.
-const ANSWER_RETENTION_SECONDS: i64 = 90 * 24 * 3600;
 
 const ANSWER_SORT_KEY: &str = "answer";
 
@@ -244,7 +243,7 @@ impl Index for DynamoIndex {
             .update_version(module, version)
             .update_expression(
                 "SET #state = :fetching, lease_holder = :holder, lease_expires = :expires \
-                 REMOVE failure_kind, failure_message, failed_at",
+                 REMOVE failure_kind, failure_message, failed_at, expires_at",
             )
             .condition_expression(
                 "attribute_not_exists(pk) OR #state = :failed OR (#state = :fetching AND lease_expires < :now)",
@@ -258,6 +257,24 @@ impl Index for DynamoIndex {
         conditional("claim fetch lease", request.send().await)
     }
 
+    async fn renew_lease(
+        &self,
+        module: &str,
+        version: &str,
+        holder: &str,
+        lease_expires: i64,
+    ) -> Result<bool> {
+        let request = self
+            .update_version(module, version)
+            .update_expression("SET lease_expires = :expires")
+            .condition_expression("#state = :fetching AND lease_holder = :holder")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":fetching", string("fetching"))
+            .expression_attribute_values(":holder", string(holder))
+            .expression_attribute_values(":expires", number(lease_expires));
+        conditional("renew fetch lease", request.send().await)
+    }
+
     async fn mark_ready(&self, record: &StoredVersion) -> Result<bool> {
         let request = self
             .update_version(&record.module, &record.version)
@@ -265,7 +282,7 @@ impl Index for DynamoIndex {
                 "SET #state = :ready, #time = :time, zip_hash = :zip_hash, mod_hash = :mod_hash, \
                  zip_size = :zip_size, mod_size = :mod_size, info_size = :info_size, origin = :origin, \
                  fetched_at = :fetched_at, feed_shard = :feed_shard, feed_key = :feed_key \
-                 REMOVE lease_holder, lease_expires, failure_kind, failure_message, failed_at",
+                 REMOVE lease_holder, lease_expires, failure_kind, failure_message, failed_at, expires_at",
             )
             .condition_expression("attribute_not_exists(pk) OR #state <> :ready")
             .expression_attribute_names("#state", "state")
@@ -295,8 +312,8 @@ impl Index for DynamoIndex {
         let request = self
             .update_version(module, version)
             .update_expression(
-                "SET #state = :failed, failure_kind = :kind, failure_message = :message, failed_at = :now \
-                 REMOVE lease_holder, lease_expires",
+                "SET #state = :failed, failure_kind = :kind, failure_message = :message, failed_at = :now, \
+                 expires_at = :expires REMOVE lease_holder, lease_expires",
             )
             .condition_expression("#state = :fetching AND lease_holder = :holder")
             .expression_attribute_names("#state", "state")
@@ -305,7 +322,11 @@ impl Index for DynamoIndex {
             .expression_attribute_values(":holder", string(holder))
             .expression_attribute_values(":kind", string(failure.kind.as_str()))
             .expression_attribute_values(":message", string(&failure.message))
-            .expression_attribute_values(":now", number(now));
+            .expression_attribute_values(":now", number(now))
+            .expression_attribute_values(
+                ":expires",
+                number(now / 1000 + FAILURE_RETENTION.as_secs() as i64),
+            );
         // A holder that lost its lease has nothing to record: someone else owns the outcome.
         conditional("mark version failed", request.send().await).map(drop)
     }
@@ -365,7 +386,7 @@ impl Index for DynamoIndex {
             .item("fetched_at", number(answer.fetched_at))
             .item(
                 schema::EXPIRES_AT,
-                number(answer.fetched_at / 1000 + ANSWER_RETENTION_SECONDS),
+                number(answer.fetched_at / 1000 + ANSWER_RETENTION.as_secs() as i64),
             )
             .condition_expression("attribute_not_exists(pk) OR fetched_at <= :fetched_at")
             .expression_attribute_values(":fetched_at", number(answer.fetched_at));

@@ -12,6 +12,10 @@ use piraeus_core::{Error, ErrorKind, Result};
 
 use crate::error::{sdk_error, status_of};
 
+/// How often a put that meets a concurrent write (409) is tried again: about 15 s in all,
+/// far longer than a single upload of an artifact takes.
+const CONFLICT_RETRIES: usize = 10;
+
 pub struct S3Store {
     client: aws_sdk_s3::Client,
     bucket: String,
@@ -96,36 +100,51 @@ impl BlobStore for S3Store {
         headers: BlobHeaders,
     ) -> Result<PutOutcome> {
         let object_key = self.object_key(key)?;
-        let body = match source {
-            BlobSource::Bytes(bytes) => ByteStream::from(bytes),
-            // Streamed from disk: a 500 MB zip is never in memory.
-            BlobSource::File(path) => ByteStream::from_path(&path)
-                .await
-                .map_err(|e| Error::storage(format!("reading {}", path.display()), e))?,
-        };
-        // CloudFront serves objects straight from the bucket, with the headers stored here.
-        let put = self
-            .client
-            .put_object()
-            .bucket(&self.bucket)
-            .key(&object_key)
-            .if_none_match("*")
-            .set_content_type(headers.content_type.map(String::from))
-            .set_cache_control(headers.cache_control.map(String::from))
-            .body(body);
-        match put.send().await {
-            Ok(_) => Ok(PutOutcome::Created),
-            // 412: the key exists. 409: a concurrent conditional write to the same key is in
-            // flight; one of the writers wins and the object will exist.
-            Err(error) if matches!(status_of(&error), Some(412 | 409)) => {
-                Ok(PutOutcome::AlreadyExists)
+        let mut delay = Duration::from_millis(100);
+        for _ in 0..CONFLICT_RETRIES {
+            let body = match &source {
+                BlobSource::Bytes(bytes) => ByteStream::from(bytes.clone()),
+                // Streamed from disk: a 500 MB zip is never in memory.
+                BlobSource::File(path) => ByteStream::from_path(path)
+                    .await
+                    .map_err(|e| Error::storage(format!("reading {}", path.display()), e))?,
+            };
+            // CloudFront serves objects straight from the bucket, with the headers stored here.
+            let put = self
+                .client
+                .put_object()
+                .bucket(&self.bucket)
+                .key(&object_key)
+                .if_none_match("*")
+                .set_content_type(headers.content_type.map(String::from))
+                .set_cache_control(headers.cache_control.map(String::from))
+                .body(body);
+            match put.send().await {
+                Ok(_) => return Ok(PutOutcome::Created),
+                // The key exists.
+                Err(error) if status_of(&error) == Some(412) => {
+                    return Ok(PutOutcome::AlreadyExists);
+                }
+                // A concurrent conditional write to the same key is in flight. It may still
+                // fail, and the object is not readable until it succeeds: reading now could
+                // find nothing. Try again once it has settled, one way or the other.
+                Err(error) if status_of(&error) == Some(409) => {
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(2));
+                }
+                Err(error) => {
+                    return Err(sdk_error(
+                        ErrorKind::Storage,
+                        format!("storing {key}"),
+                        error,
+                    ));
+                }
             }
-            Err(error) => Err(sdk_error(
-                ErrorKind::Storage,
-                format!("storing {key}"),
-                error,
-            )),
         }
+        Err(Error::new(
+            ErrorKind::Storage,
+            format!("storing {key}: concurrent writes kept conflicting"),
+        ))
     }
 
     async fn check(&self) -> Result<()> {

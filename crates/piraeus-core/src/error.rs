@@ -6,6 +6,8 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use crate::redact;
+
 /// What went wrong, by kind rather than by source. The names are also how a fetch failure is
 /// recorded in the index (`failure_kind`) and in the fetch function's replies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -18,6 +20,9 @@ pub enum ErrorKind {
     Gone,
     /// The request itself is malformed: bad path, bad version, bad escape, bad setting.
     Invalid,
+    /// The module policy (a rule, the built-in internal-host rule, or the approval hook) does
+    /// not allow this module or version.
+    Forbidden,
     /// The upstream (the go command, a VCS host, an upstream proxy, the fetch function) failed
     /// in a way that may pass: timeouts, refused connections, 5xx answers.
     Upstream,
@@ -31,10 +36,11 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
-    const ALL: [ErrorKind; 7] = [
+    const ALL: [ErrorKind; 8] = [
         ErrorKind::NotFound,
         ErrorKind::Gone,
         ErrorKind::Invalid,
+        ErrorKind::Forbidden,
         ErrorKind::Upstream,
         ErrorKind::Pending,
         ErrorKind::Storage,
@@ -47,6 +53,7 @@ impl ErrorKind {
             ErrorKind::NotFound => "not_found",
             ErrorKind::Gone => "gone",
             ErrorKind::Invalid => "invalid",
+            ErrorKind::Forbidden => "forbidden",
             ErrorKind::Upstream => "upstream",
             ErrorKind::Pending => "pending",
             ErrorKind::Storage => "storage",
@@ -64,6 +71,7 @@ impl ErrorKind {
             ErrorKind::NotFound => "not found",
             ErrorKind::Gone => "gone",
             ErrorKind::Invalid => "invalid request",
+            ErrorKind::Forbidden => "forbidden",
             ErrorKind::Upstream => "upstream failure",
             ErrorKind::Pending => "still fetching",
             ErrorKind::Storage => "storage failure",
@@ -103,6 +111,10 @@ impl Error {
 
     pub fn invalid(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::Invalid, message)
+    }
+
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Forbidden, message)
     }
 
     pub fn upstream(message: impl Into<String>) -> Self {
@@ -150,15 +162,29 @@ impl Error {
         self
     }
 
+    /// The error as a client may read it: a 4xx keeps its explanation (what a user needs to fix
+    /// a typo) without paths, addresses or credentials; a storage failure says only that, since
+    /// its message names files, buckets or tables.
+    pub fn client_message(&self) -> String {
+        match self.kind {
+            ErrorKind::Storage => {
+                "storage failure: the proxy could not read or write its storage".into()
+            }
+            _ => redact::for_client(&self.to_string()),
+        }
+    }
+
     /// The message followed by every cause, for logs.
     pub fn chain(&self) -> impl fmt::Display + '_ {
         Chain(self)
     }
 }
 
+/// Credentials in URLs are hidden wherever an error is shown, logs included.
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.kind.label(), self.message)
+        let message = redact::credentials(&self.message);
+        write!(f, "{}: {message}", self.kind.label())
     }
 }
 
@@ -174,13 +200,13 @@ struct Chain<'a>(&'a Error);
 
 impl fmt::Display for Chain<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.0)?;
+        let mut text = self.0.to_string();
         let mut cause = std::error::Error::source(self.0);
         while let Some(error) = cause {
-            write!(f, ": {error}")?;
+            text.push_str(&format!(": {error}"));
             cause = error.source();
         }
-        Ok(())
+        write!(f, "{}", redact::credentials(&text))
     }
 }
 

@@ -12,7 +12,12 @@
 //! - [`http`]: the axum router over the proxy, one file per concern.
 //! - [`prefetch`], [`verify`]: warming the cache, re-checking what is stored.
 //! - [`settings`], [`error`], [`telemetry`]: configuration, the error type, logs and metrics.
+//! - [`auth`]: client tokens (HTTP Basic against hashed secrets).
+//! - [`policy`]: which modules may be fetched, served, redirected or denied; the approval hook.
+//! - [`redact`]: credentials, paths and addresses kept out of logs and responses.
 
+pub mod auth;
+pub(crate) mod cleanup;
 pub mod clock;
 pub mod error;
 pub mod fetch;
@@ -20,8 +25,10 @@ pub mod golang;
 pub mod http;
 pub mod index;
 pub mod local;
+pub mod policy;
 pub(crate) mod prefetch;
 pub mod proxy;
+pub mod redact;
 pub mod settings;
 pub mod store;
 pub mod telemetry;

@@ -24,8 +24,11 @@ pub struct LocalConfig {
     pub go_binary: PathBuf,
     pub fetch_timeout: Duration,
     pub max_concurrent_fetches: usize,
+    pub max_concurrent_lookups: usize,
+    pub max_queued: usize,
     pub answer_ttl: Duration,
     pub not_found_ttl: Duration,
+    pub failure_ttl: Duration,
     pub download_mode: DownloadMode,
 }
 
@@ -60,15 +63,24 @@ pub fn build(
         timeout: config.fetch_timeout,
         scratch_dir: config.data_dir.join(PRIVATE_DIR).join("work"),
         max_concurrent: config.max_concurrent_fetches,
+        max_concurrent_lookups: config.max_concurrent_lookups,
+        max_queued: config.max_queued,
     })?);
-    let ingester = Arc::new(Ingester::new(store.clone(), index.clone(), fetcher.clone()));
+    let lease = lease_for(config.fetch_timeout);
+    let ingester = Arc::new(Ingester::new(
+        store.clone(),
+        index.clone(),
+        fetcher.clone(),
+        lease,
+    ));
     let trigger = Arc::new(InProcessTrigger::new(ingester));
     let settings = ProxySettings {
         answer_ttl: config.answer_ttl,
         not_found_ttl: config.not_found_ttl,
+        failure_ttl: config.failure_ttl,
         // Long enough for the fetch to finish or time out, so waiters see its real outcome.
         wait_timeout: config.fetch_timeout + Duration::from_secs(30),
-        lease_duration: lease_for(config.fetch_timeout),
+        lease_duration: lease,
         download_mode: config.download_mode,
         ..ProxySettings::default()
     };

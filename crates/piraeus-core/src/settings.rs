@@ -78,6 +78,79 @@ pub const DATA_DIR: Setting<PathBuf> = Setting {
     parse: |text| Ok(PathBuf::from(text)),
 };
 
+pub const AUTH_FILE: Setting<PathBuf> = Setting {
+    flag: "auth-file",
+    env: "PIRAEUS_AUTH_FILE",
+    default: None,
+    help: "Require a client token (HTTP Basic: user = token name, password = secret) on every \
+           route but /healthz, checked against this file. Manage it with `piraeus token`; \
+           changes take effect within a second",
+    parse: |text| Ok(PathBuf::from(text)),
+};
+
+pub const TLS_CERT: Setting<PathBuf> = Setting {
+    flag: "tls-cert",
+    env: "PIRAEUS_TLS_CERT",
+    default: None,
+    help: "Serve https with this PEM certificate chain (with --tls-key); reloaded when it changes",
+    parse: |text| Ok(PathBuf::from(text)),
+};
+
+pub const TLS_KEY: Setting<PathBuf> = Setting {
+    flag: "tls-key",
+    env: "PIRAEUS_TLS_KEY",
+    default: None,
+    help: "The PEM private key of --tls-cert; reloaded when it changes",
+    parse: |text| Ok(PathBuf::from(text)),
+};
+
+pub const POLICY: Setting<String> = Setting {
+    flag: "policy",
+    env: "PIRAEUS_POLICY",
+    default: None,
+    help: "Module policy (TOML), a file or s3://BUCKET/KEY: which modules may be fetched, served \
+           only from storage, redirected or denied, and an optional approval hook \
+           (docs/security.md)",
+    parse: |text| Ok(text.to_string()),
+};
+
+pub const HEADER_TIMEOUT: Setting<Duration> = Setting {
+    flag: "header-timeout",
+    env: "PIRAEUS_HEADER_TIMEOUT",
+    default: Some("10s"),
+    help: "A connection that has not sent its request headers (and TLS handshake) within this \
+           long is closed",
+    parse: parse_duration,
+};
+
+pub const IDLE_TIMEOUT: Setting<Duration> = Setting {
+    flag: "idle-timeout",
+    env: "PIRAEUS_IDLE_TIMEOUT",
+    default: Some("60s"),
+    help: "A keep-alive connection with no request for this long is closed",
+    parse: parse_duration,
+};
+
+pub const MAX_CONNECTIONS: Setting<usize> = Setting {
+    flag: "max-connections",
+    env: "PIRAEUS_MAX_CONNECTIONS",
+    default: Some("4096"),
+    help: "Open client connections at most; more are closed at once (also capped by the \
+           process's file descriptor limit)",
+    parse: |text| match text.trim().parse::<usize>() {
+        Ok(count) if count >= 1 => Ok(count),
+        _ => Err(format!("{text:?} is not a positive count")),
+    },
+};
+
+pub const SHUTDOWN_TIMEOUT: Setting<Duration> = Setting {
+    flag: "shutdown-timeout",
+    env: "PIRAEUS_SHUTDOWN_TIMEOUT",
+    default: Some("20s"),
+    help: "On SIGTERM or Ctrl-C, how long requests in progress may finish before the server exits",
+    parse: parse_duration,
+};
+
 pub const STORE: Setting<BucketLocation> = Setting {
     flag: "store",
     env: "PIRAEUS_STORE",
@@ -125,10 +198,34 @@ pub const MAX_CONCURRENT_FETCHES: Setting<usize> = Setting {
     flag: "max-concurrent-fetches",
     env: "PIRAEUS_MAX_CONCURRENT_FETCHES",
     default: Some("4"),
-    help: "How many go commands may run at once",
-    parse: |text| match text.trim().parse::<usize>() {
+    help: "How many downloads (go mod download) may run at once",
+    parse: parse_count,
+};
+
+fn parse_count(text: &str) -> Result<usize, String> {
+    match text.trim().parse::<usize>() {
         Ok(count) if (1..=u16::MAX as usize).contains(&count) => Ok(count),
         _ => Err(format!("{text:?} is not a count from 1 to {}", u16::MAX)),
+    }
+}
+
+pub const MAX_CONCURRENT_LOOKUPS: Setting<usize> = Setting {
+    flag: "max-concurrent-lookups",
+    env: "PIRAEUS_MAX_CONCURRENT_LOOKUPS",
+    default: Some("4"),
+    help: "How many list and query go commands may run at once, apart from downloads",
+    parse: parse_count,
+};
+
+pub const MAX_QUEUED: Setting<usize> = Setting {
+    flag: "max-queued",
+    env: "PIRAEUS_MAX_QUEUED",
+    default: Some("100"),
+    help: "How many downloads, and separately lookups, may wait for a go command; beyond that \
+           requests get 503 with Retry-After",
+    parse: |text| match text.trim().parse::<usize>() {
+        Ok(count) => Ok(count),
+        _ => Err(format!("{text:?} is not a count")),
     },
 };
 
@@ -149,6 +246,15 @@ pub const NOT_FOUND_TTL: Setting<Duration> = Setting {
     help: "How long upstream's answer that a module or query does not exist is remembered \
            before the go command is asked again (the go command looks up every path prefix of \
            a module on each build)",
+    parse: parse_duration,
+};
+
+pub const FAILURE_TTL: Setting<Duration> = Setting {
+    flag: "failure-ttl",
+    env: "PIRAEUS_FAILURE_TTL",
+    default: Some("30s"),
+    help: "How long a failed fetch of a version is answered from the index (the same error) \
+           before upstream is asked again",
     parse: parse_duration,
 };
 

@@ -1,10 +1,11 @@
-//! The `piraeus` command: the local proxy (`serve`), the integrity check (`verify`) and the
-//! creation of S3 and DynamoDB resources (`provision`). Each command has its own file; every
+//! The `piraeus` command: the local proxy (`serve`), its client tokens (`token`), the integrity
+//! check (`verify`) and the creation of S3 and DynamoDB resources (`provision`). Each command has its own file; every
 //! flag comes from `piraeus_core::settings`.
 
 mod provision;
 mod serve;
 mod settings;
+mod token;
 mod verify;
 
 use std::process::ExitCode;
@@ -23,6 +24,7 @@ fn cli() -> Command {
         .arg(settings::flag(&LOG_FORMAT).global(true))
         .subcommand_required(true)
         .subcommand(serve::command())
+        .subcommand(token::command())
         .subcommand(verify::command())
         .subcommand(provision::command())
 }
@@ -33,10 +35,14 @@ fn main() -> ExitCode {
     let runtime = tokio::runtime::Runtime::new().expect("the tokio runtime starts");
     let result = match matches.subcommand() {
         Some(("serve", arguments)) => runtime.block_on(serve::run(arguments)),
+        Some(("token", arguments)) => token::run(arguments),
         Some(("verify", arguments)) => runtime.block_on(verify::run(arguments)),
         Some(("provision", arguments)) => runtime.block_on(provision::run(arguments)),
         _ => unreachable!("clap requires one of the subcommands"),
     };
+    // Whatever is still running (a fetch cut off at the shutdown deadline) is abandoned, not
+    // waited for: its go command dies with it and its lease expires.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
     match result {
         Ok(code) => code,
         Err(error) => {

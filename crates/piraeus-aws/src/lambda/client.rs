@@ -48,16 +48,16 @@ impl LambdaFetchClient {
             .await?;
         let payload = output.payload().map(Blob::as_ref).unwrap_or_default();
         if let Some(kind) = output.function_error() {
-            return Err(Error::upstream(format!(
-                "the fetch function failed ({kind}): {}",
-                String::from_utf8_lossy(payload)
-                    .chars()
-                    .take(500)
-                    .collect::<String>()
-            )));
+            // The payload (a crash report, stack frames, paths) is for the log, not the client.
+            let report = String::from_utf8_lossy(payload)
+                .chars()
+                .take(500)
+                .collect::<String>();
+            return Err(Error::upstream("the fetch function failed")
+                .with_source(format!("{kind}: {report}")));
         }
         let reply: FetchReply = serde_json::from_slice(payload).map_err(|error| {
-            Error::upstream(format!("the fetch function answered nonsense: {error}"))
+            Error::upstream("the fetch function answered nonsense").with_source(error)
         })?;
         match reply {
             FetchReply::Failed(failure) => Err(failure.to_error()),
@@ -106,7 +106,5 @@ impl Resolver for LambdaFetchClient {
 }
 
 fn unexpected(reply: &FetchReply) -> Error {
-    Error::upstream(format!(
-        "the fetch function answered out of turn: {reply:?}"
-    ))
+    Error::upstream("the fetch function answered out of turn").with_source(format!("{reply:?}"))
 }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use piraeus_core::fetch::{GoToolchain, GoToolchainConfig, Ingester};
+use piraeus_core::policy::Policy;
 use piraeus_core::proxy::{DownloadMode, Proxy, ProxySettings, default_instance_name, lease_for};
 use piraeus_core::settings::{self, BucketLocation, TableLocation};
 use piraeus_core::telemetry::{logging, metrics};
@@ -27,8 +28,11 @@ pub struct FunctionConfig {
     fetch_timeout: Duration,
     answer_ttl: Duration,
     not_found_ttl: Duration,
+    failure_ttl: Duration,
     redirect_zips_over: u64,
     upstream: String,
+    /// The module policy: a file, or s3://BUCKET/KEY (serve and prefetch).
+    policy: Option<String>,
     go_binary: PathBuf,
     scratch_dir: PathBuf,
     /// Names this execution environment in fetch leases (its log stream, which is unique).
@@ -51,8 +55,10 @@ impl FunctionConfig {
             fetch_timeout: settings::FETCH_TIMEOUT.require(lookup)?,
             answer_ttl: settings::ANSWER_TTL.require(lookup)?,
             not_found_ttl: settings::NOT_FOUND_TTL.require(lookup)?,
+            failure_ttl: settings::FAILURE_TTL.require(lookup)?,
             redirect_zips_over: settings::REDIRECT_ZIPS_OVER.require(lookup)?,
             upstream: settings::UPSTREAM.require(lookup)?,
+            policy: settings::POLICY.read(lookup)?,
             go_binary: settings::GO.require(lookup)?,
             scratch_dir: settings::SCRATCH_DIR.require(lookup)?,
             instance: lookup("AWS_LAMBDA_LOG_STREAM_NAME")
@@ -65,12 +71,12 @@ impl FunctionConfig {
         ProxySettings {
             answer_ttl: self.answer_ttl,
             not_found_ttl: self.not_found_ttl,
+            failure_ttl: self.failure_ttl,
             wait_timeout: self.wait_timeout,
             lease_duration: lease_for(self.fetch_timeout),
             download_mode: self.download_mode,
             redirect_zips_over: Some(self.redirect_zips_over),
             instance: self.instance.clone(),
-            ..ProxySettings::default()
         }
     }
 }
@@ -93,13 +99,18 @@ pub async fn build_proxy(config: &FunctionConfig) -> Result<Proxy> {
         aws_sdk_lambda::Client::new(&sdk),
         function,
     ));
+    let policy = match &config.policy {
+        Some(location) => sdk::load_policy(&sdk, location).await?,
+        None => Policy::default(),
+    };
     Ok(Proxy::new(
         sdk::open_store(&sdk, &config.store),
         sdk::open_index(&sdk, &config.index),
         fetch.clone(),
         fetch,
         config.proxy_settings(),
-    ))
+    )
+    .with_policy(policy))
 }
 
 /// The fetch function's handler: the Go toolchain over S3 and DynamoDB.
@@ -114,10 +125,18 @@ pub async fn build_fetch_handler(config: &FunctionConfig) -> Result<FetchHandler
         upstream: config.upstream.clone(),
         timeout: config.fetch_timeout,
         scratch_dir: config.scratch_dir.clone(),
-        // An execution environment handles one event at a time; Lambda scales out, not up.
+        // An execution environment handles one event at a time; Lambda scales out, not up,
+        // and queues events itself.
         max_concurrent: 1,
+        max_concurrent_lookups: 1,
+        max_queued: 1,
     })?);
-    let ingester = Ingester::new(store, index.clone(), toolchain.clone());
+    let ingester = Ingester::new(
+        store,
+        index.clone(),
+        toolchain.clone(),
+        lease_for(config.fetch_timeout),
+    );
     Ok(FetchHandler::new(ingester, index, toolchain))
 }
 

@@ -5,15 +5,19 @@
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use serde::Deserialize;
 use tokio::process::Command;
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, SemaphorePermit};
 
 use super::{Download, Fetcher, ResolvedVersion, Resolver};
+use crate::cleanup;
 use crate::error::{Error, Result};
+use crate::redact;
+use crate::telemetry::metrics;
 
 /// Variables passed from the server's environment to the go command, so private modules,
 /// credentials, checksum-database settings and HTTP proxies work as they do for a developer.
@@ -53,31 +57,96 @@ pub struct GoToolchainConfig {
     pub timeout: Duration,
     /// Where per-fetch GOPATHs are created (and removed).
     pub scratch_dir: PathBuf,
-    /// How many go commands may run at once.
+    /// How many downloads may run at once.
     pub max_concurrent: usize,
+    /// How many list and query lookups may run at once: apart from downloads, so a burst of
+    /// either cannot starve the other.
+    pub max_concurrent_lookups: usize,
+    /// How many downloads, and separately lookups, may wait for their turn; more are refused
+    /// at once with "retry shortly" (503) instead of piling up.
+    pub max_queued: usize,
 }
 
 pub struct GoToolchain {
     config: GoToolchainConfig,
+    downloads: Lane,
+    lookups: Lane,
+}
+
+/// Concurrency for one kind of go command, with a bounded wait.
+struct Lane {
+    name: &'static str,
     permits: Semaphore,
+    waiting: AtomicUsize,
+    max_waiting: usize,
+}
+
+impl Lane {
+    fn new(name: &'static str, running: usize, max_waiting: usize) -> Self {
+        Self {
+            name,
+            permits: Semaphore::new(running.max(1)),
+            waiting: AtomicUsize::new(0),
+            max_waiting,
+        }
+    }
+
+    async fn enter(&self) -> Result<SemaphorePermit<'_>> {
+        if let Ok(permit) = self.permits.try_acquire() {
+            return Ok(permit);
+        }
+        let waiting = Waiting::enter(&self.waiting);
+        if waiting.ahead >= self.max_waiting {
+            metrics::queue_full(self.name);
+            return Err(Error::pending(format!(
+                "the {} queue is full ({} waiting); retry shortly",
+                self.name, self.max_waiting
+            )));
+        }
+        self.permits
+            .acquire()
+            .await
+            .map_err(|_| Error::upstream("the fetcher is shutting down"))
+    }
+}
+
+/// One place in a lane's queue, given up however the wait ends (a client hanging up included).
+struct Waiting<'a> {
+    counter: &'a AtomicUsize,
+    ahead: usize,
+}
+
+impl<'a> Waiting<'a> {
+    fn enter(counter: &'a AtomicUsize) -> Self {
+        let ahead = counter.fetch_add(1, Ordering::Relaxed);
+        Self { counter, ahead }
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.counter.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 impl GoToolchain {
     pub fn new(config: GoToolchainConfig) -> Result<Self> {
         std::fs::create_dir_all(&config.scratch_dir)
             .map_err(|e| Error::storage(config.scratch_dir.display(), e))?;
-        let permits = Semaphore::new(config.max_concurrent.max(1));
-        Ok(Self { config, permits })
+        cleanup::remove_stale(&config.scratch_dir, cleanup::STALE_AFTER);
+        let downloads = Lane::new("download", config.max_concurrent, config.max_queued);
+        let lookups = Lane::new("lookup", config.max_concurrent_lookups, config.max_queued);
+        Ok(Self {
+            config,
+            downloads,
+            lookups,
+        })
     }
 
-    /// Runs the go command in a fresh GOPATH and returns (success, stdout, stderr) with that
-    /// GOPATH, which the caller keeps alive while it reads downloaded files.
-    async fn run(&self, arguments: &[&str]) -> Result<(GoOutput, tempfile::TempDir)> {
-        let _permit = self
-            .permits
-            .acquire()
-            .await
-            .map_err(|_| Error::upstream("fetcher is shutting down"))?;
+    /// Runs the go command in `lane`, in a fresh GOPATH, and returns (success, stdout, stderr)
+    /// with that GOPATH, which the caller keeps alive while it reads downloaded files.
+    async fn run(&self, lane: &Lane, arguments: &[&str]) -> Result<(GoOutput, tempfile::TempDir)> {
+        let _permit = lane.enter().await?;
         let scratch = tempfile::Builder::new()
             .prefix("fetch-")
             .tempdir_in(&self.config.scratch_dir)
@@ -164,7 +233,15 @@ fn passed_through_environment() -> Vec<(OsString, OsString)> {
 }
 
 fn private_go_environment(scratch: &Path, upstream: &str) -> Vec<(&'static str, OsString)> {
+    // git may otherwise follow a module path to file://, ssh:// or git:// URLs: https only,
+    // unless the operator says otherwise in Piraeus's own environment (`https:ssh` for SSH
+    // hosts), which is then passed through with the other GIT_ variables.
+    let git_protocols = match std::env::var_os("GIT_ALLOW_PROTOCOL") {
+        Some(protocols) => protocols,
+        None => "https".into(),
+    };
     vec![
+        ("GIT_ALLOW_PROTOCOL", git_protocols),
         ("GOPATH", scratch.join("gopath").into()),
         ("GOMODCACHE", scratch.join("gopath/pkg/mod").into()),
         ("GOCACHE", scratch.join("gocache").into()),
@@ -212,7 +289,10 @@ impl Fetcher for GoToolchain {
     async fn download(&self, module: &str, version: &str) -> Result<Download> {
         let target = format!("{module}@{version}");
         let (output, scratch) = self
-            .run(&["mod", "download", "-json", "--", &target])
+            .run(
+                &self.downloads,
+                &["mod", "download", "-json", "--", &target],
+            )
             .await?;
         let parsed: Option<DownloadJson> = serde_json::from_slice(&output.stdout).ok();
         match parsed {
@@ -242,8 +322,9 @@ impl Fetcher for GoToolchain {
         }
     }
 
+    /// Recorded with every stored version: without the credentials an upstream URL may carry.
     fn origin(&self) -> String {
-        self.config.upstream.clone()
+        redact::credentials(&self.config.upstream)
     }
 }
 
@@ -251,15 +332,18 @@ impl Fetcher for GoToolchain {
 impl Resolver for GoToolchain {
     async fn list(&self, module: &str) -> Result<Vec<String>> {
         let (output, _scratch) = self
-            .run(&[
-                "list",
-                "-m",
-                "-versions",
-                "-retracted",
-                "-json",
-                "--",
-                module,
-            ])
+            .run(
+                &self.lookups,
+                &[
+                    "list",
+                    "-m",
+                    "-versions",
+                    "-retracted",
+                    "-json",
+                    "--",
+                    module,
+                ],
+            )
             .await?;
         match serde_json::from_slice::<ListJson>(&output.stdout) {
             Ok(ListJson {
@@ -278,7 +362,9 @@ impl Resolver for GoToolchain {
 
     async fn resolve(&self, module: &str, query: &str) -> Result<ResolvedVersion> {
         let target = format!("{module}@{query}");
-        let (output, _scratch) = self.run(&["list", "-m", "-json", "--", &target]).await?;
+        let (output, _scratch) = self
+            .run(&self.lookups, &["list", "-m", "-json", "--", &target])
+            .await?;
         match serde_json::from_slice::<ListJson>(&output.stdout) {
             Ok(ListJson {
                 version: Some(version),
@@ -305,53 +391,78 @@ impl Resolver for GoToolchain {
 /// exist but can never be served are `Gone`; everything else means "not here": `NotFound`,
 /// which lets `GOPROXY=piraeus,direct` clients try the next entry.
 pub(crate) fn classify_failure(message: &str) -> Error {
-    const TRANSIENT: &[&str] = &[
-        // Every phrase contains a space or a colon, so none can match a module path or version
-        // quoted in the same message. Lower case: matched against the lower-cased message.
-        // Timeouts, ours and the network's.
-        "timed out",
-        "i/o timeout",
-        "deadline exceeded",
-        // Name resolution: git over https (curl says this for any failure), the resolver
+    // Every phrase contains a space or a colon, so none can match a module path or version
+    // quoted in the same message. Lower case: matched against the lower-cased message. Each
+    // group's label is what the client reads (a 502 says what failed in general terms, never
+    // the host, address or path); the message itself goes to the log as the error's source.
+    const TRANSIENT: &[(&str, &[&str])] = &[
+        (
+            "timed out reaching the module's origin",
+            &["timed out", "i/o timeout", "deadline exceeded"],
+        ),
+        // git over https (curl says "could not resolve host" for any failure), the resolver
         // failing (EAI_AGAIN, as git:// reports it), Go's resolver when the server fails. Not
-        // git://'s "Name or service not known": the name does not exist.
-        "could not resolve host",
-        "could not resolve proxy",
-        "temporary failure in name resolution",
-        "server misbehaving",
-        // Connections.
-        "connection refused",
-        "connection reset",
-        "failed to connect to",
-        "couldn't connect to server",
-        "no route to host",
-        "network is unreachable",
-        // TLS.
-        "tls handshake",
-        "ssl certificate problem",
-        "server certificate verification failed",
-        "gnutls_handshake() failed",
-        "x509: certificate",
-        // Upstream HTTP 5xx and 429: Go's own client and git's (curl's wording).
-        "500 internal server error",
-        "502 bad gateway",
-        "503 service unavailable",
-        "504 gateway timeout",
-        "429 too many requests",
-        "the requested url returned error: 5",
-        // Transfers cut short, and repositories corrupt on the remote side.
-        "rpc failed",
-        "early eof",
-        "the remote end hung up unexpectedly",
-        "repository corruption",
-        "bad tree object",
-        "bad object ",
-        "is corrupt",
-        "index-pack failed",
-        "did not receive expected object",
-        // Ours.
-        "cannot run",
-        "no space left on device",
+        // git://'s "Name or service not known" nor Go's "no such host": the name does not exist.
+        (
+            "cannot resolve the module origin's host name",
+            &[
+                "could not resolve host",
+                "could not resolve proxy",
+                "temporary failure in name resolution",
+                "server misbehaving",
+            ],
+        ),
+        (
+            "cannot connect to the module's origin",
+            &[
+                "connection refused",
+                "connection reset",
+                "failed to connect to",
+                "couldn't connect to server",
+                "no route to host",
+                "network is unreachable",
+            ],
+        ),
+        (
+            "TLS failure talking to the module's origin",
+            &[
+                "tls handshake",
+                "ssl certificate problem",
+                "server certificate verification failed",
+                "gnutls_handshake() failed",
+                "x509: certificate",
+            ],
+        ),
+        // Go's own client and git's (curl's wording).
+        (
+            "the module's origin answered with a server error",
+            &[
+                "500 internal server error",
+                "502 bad gateway",
+                "503 service unavailable",
+                "504 gateway timeout",
+                "429 too many requests",
+                "the requested url returned error: 5",
+            ],
+        ),
+        (
+            "the transfer from the module's origin was cut short or its repository is corrupt",
+            &[
+                "rpc failed",
+                "early eof",
+                "the remote end hung up unexpectedly",
+                "repository corruption",
+                "bad tree object",
+                "bad object ",
+                "is corrupt",
+                "index-pack failed",
+                "did not receive expected object",
+            ],
+        ),
+        (
+            "the fetcher could not run",
+            &["cannot run", "no space left on device"],
+        ),
     ];
     const PERMANENT: &[&str] = &[
         "go.mod has non-",
@@ -366,13 +477,17 @@ pub(crate) fn classify_failure(message: &str) -> Error {
         "security error",
     ];
     let lower = message.to_lowercase();
-    if TRANSIENT.iter().any(|needle| lower.contains(needle)) {
-        Error::upstream(message.to_string())
+    let transient = TRANSIENT
+        .iter()
+        .find(|(_, needles)| needles.iter().any(|needle| lower.contains(needle)));
+    let error = if let Some((label, _)) = transient {
+        Error::upstream(*label)
     } else if PERMANENT.iter().any(|needle| lower.contains(needle)) {
-        Error::gone(message.to_string())
+        Error::gone(redact::for_client(message))
     } else {
-        Error::not_found(message.to_string())
-    }
+        Error::not_found(redact::for_client(message))
+    };
+    error.with_source(message.to_string())
 }
 
 #[cfg(test)]
@@ -469,5 +584,24 @@ mod tests {
                 "{message:?} classified as {kind:?}, expected {expected}"
             );
         }
+    }
+
+    #[test]
+    fn clients_read_no_host_address_or_path_and_logs_keep_everything() {
+        let refused = "example.test/refused.git@v1.0.0: invalid version: git ls-remote -q origin in /tmp/piraeus/gopath: exit status 128:\n\tfatal: unable to access 'https://10.1.2.3:8443/x.git/': Failed to connect to 10.1.2.3 port 8443 after 0 ms: Couldn't connect to server";
+        let error = classify_failure(refused);
+        assert_eq!(
+            error.to_string(),
+            "upstream failure: cannot connect to the module's origin"
+        );
+        assert!(error.chain().to_string().contains("10.1.2.3 port 8443"));
+
+        let missing = "example.test/r.git@v1.0.0: invalid version: git ls-remote -q origin in /tmp/piraeus/gopath: exit status 128:\n\tfatal: '/srv/repos/r.git' does not appear to be a git repository";
+        let shown = classify_failure(missing).to_string();
+        assert!(shown.starts_with("not found: example.test/r.git@v1.0.0: invalid version"));
+        assert!(
+            !shown.contains("/tmp") && !shown.contains("/srv"),
+            "{shown}"
+        );
     }
 }

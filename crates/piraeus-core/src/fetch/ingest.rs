@@ -3,12 +3,13 @@
 
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::{Download, Fetcher};
-use crate::clock::now_millis;
+use crate::clock::{millis, now_millis};
 use crate::error::{Error, Result};
 use crate::golang::checksum;
 use crate::index::{FetchFailure, Index, StoredVersion};
@@ -19,6 +20,8 @@ pub struct Ingester {
     store: Arc<dyn BlobStore>,
     index: Arc<dyn Index>,
     fetcher: Arc<dyn Fetcher>,
+    /// How far ahead each renewal of the fetch lease reaches.
+    lease: Duration,
 }
 
 impl Ingester {
@@ -26,19 +29,50 @@ impl Ingester {
         store: Arc<dyn BlobStore>,
         index: Arc<dyn Index>,
         fetcher: Arc<dyn Fetcher>,
+        lease: Duration,
     ) -> Self {
         Self {
             store,
             index,
             fetcher,
+            lease,
         }
     }
 
     /// Fetches and stores `module@version` under `holder`'s lease, then marks it ready; on
     /// failure records why, so every request waiting on this fetch gets the same answer.
+    ///
+    /// The lease was claimed when the fetch was asked for, but its turn may come much later
+    /// (behind the concurrency limit, or in Lambda's event queue): it is renewed when the work
+    /// starts (or claimed again, if it lapsed and nobody took it) and kept alive while it runs,
+    /// so a queued or slow fetch is never run twice. A fetch whose lease passed to someone else
+    /// before it started does nothing.
     pub async fn ingest(&self, module: &str, version: &str, holder: &str) -> Result<StoredVersion> {
+        if !self.take_lease(module, version, holder).await? {
+            return Err(Error::pending(format!(
+                "{module}@{version} is being fetched by another fetcher"
+            )));
+        }
+        let heartbeat = async {
+            loop {
+                tokio::time::sleep(self.lease / 3).await;
+                match self.renew_lease(module, version, holder).await {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        tracing::warn!(module, version, "the fetch lease was lost while fetching")
+                    }
+                    Err(error) => {
+                        tracing::warn!(module, version, error = %error.chain(), "cannot renew the fetch lease")
+                    }
+                }
+            }
+        };
         let started = std::time::Instant::now();
-        match self.fetch_and_store(module, version).await {
+        let outcome = tokio::select! {
+            outcome = self.fetch_and_store(module, version) => outcome,
+            () = heartbeat => unreachable!("the heartbeat never ends"),
+        };
+        match outcome {
             Ok(record) => {
                 self.index.mark_ready(&record).await?;
                 let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
@@ -72,6 +106,23 @@ impl Ingester {
                 Err(error)
             }
         }
+    }
+
+    async fn take_lease(&self, module: &str, version: &str, holder: &str) -> Result<bool> {
+        if self.renew_lease(module, version, holder).await? {
+            return Ok(true);
+        }
+        let now = now_millis();
+        self.index
+            .claim_fetch(module, version, holder, now + millis(self.lease), now)
+            .await
+    }
+
+    async fn renew_lease(&self, module: &str, version: &str, holder: &str) -> Result<bool> {
+        let expires = now_millis() + millis(self.lease);
+        self.index
+            .renew_lease(module, version, holder, expires)
+            .await
     }
 
     async fn fetch_and_store(&self, module: &str, version: &str) -> Result<StoredVersion> {
@@ -117,7 +168,11 @@ impl Ingester {
             PutOutcome::Created => (mod_hash, go_mod.len() as u64),
             PutOutcome::AlreadyExists => {
                 let stored = read_blob(self.store.as_ref(), &mod_key).await?;
-                (checksum::hash_go_mod(&stored), stored.len() as u64)
+                let stored_hash = checksum::hash_go_mod(&stored);
+                if stored_hash != mod_hash {
+                    return Err(integrity_conflict(&mod_key, &stored_hash, &mod_hash));
+                }
+                (stored_hash, stored.len() as u64)
             }
         };
         let info_key = artifact_key(module, version, ArtifactKind::Info);
@@ -151,14 +206,32 @@ impl Ingester {
     }
 
     /// A zip was already stored (an earlier fetch whose index write was lost, or another
-    /// instance that won the race): what is stored wins, so record its hash, not the new one's.
+    /// instance that won the race). It must be what was just downloaded and verified: if not,
+    /// upstream changed a version after it was stored, and marking it ready would pair the old
+    /// zip with a new go.mod and .info. The version stays unready; the stored bytes stay.
     async fn existing_zip(&self, key: &str, fetched_hash: &str) -> Result<(String, u64)> {
         let (stored_hash, size) = hash_stored_zip(self.store.as_ref(), key).await?;
         if stored_hash != fetched_hash {
-            tracing::warn!(key, %stored_hash, %fetched_hash, "upstream changed a stored version; keeping the stored zip");
+            return Err(integrity_conflict(key, &stored_hash, fetched_hash));
         }
         Ok((stored_hash, size))
     }
+}
+
+/// A stored artifact that differs from a fresh, verified download: a 409 for the client, an
+/// integrity alarm for the operator (a log line and a metric the template alarms on).
+fn integrity_conflict(key: &str, stored_hash: &str, fetched_hash: &str) -> Error {
+    tracing::error!(
+        alarm = "integrity",
+        key,
+        stored_hash,
+        fetched_hash,
+        "a stored artifact differs from what upstream serves now; the version is not served until an operator looks"
+    );
+    crate::telemetry::metrics::integrity_conflict();
+    Error::conflict(format!(
+        "{key} is stored with {stored_hash} but upstream now serves {fetched_hash}; it will not be mixed with new parts"
+    ))
 }
 
 fn check_agrees(download: &Download, zip_hash: &str, mod_hash: &str) -> Result<()> {

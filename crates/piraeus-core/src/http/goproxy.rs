@@ -12,6 +12,7 @@ use super::route::{self, Route};
 use super::{JSON, NO_STORE, TEXT, error_response};
 use crate::error::{Error, ErrorKind};
 use crate::fetch::ResolvedVersion;
+use crate::policy::Decision;
 use crate::proxy::artifact::{self, ArtifactKind};
 use crate::proxy::{Artifact, CacheOutcome, Proxy, Served, format_list};
 
@@ -34,6 +35,10 @@ pub(super) async fn goproxy(State(proxy): State<Arc<Proxy>>, request: Request) -
         Err(error) => return error_response(&error, "invalid"),
     };
     let name = route.name();
+    if let Decision::Redirect(proxy_url) = proxy.policy().decide(route.module()) {
+        return redirect_unless_stored(&proxy, route, proxy_url, request.uri().path(), method)
+            .await;
+    }
     let reply = match route {
         Route::List { module } => list(&proxy, &module).await,
         Route::Latest { module } => latest(&proxy, &module).await,
@@ -46,13 +51,47 @@ pub(super) async fn goproxy(State(proxy): State<Arc<Proxy>>, request: Request) -
     };
     match reply {
         Ok(reply) => reply.into_response(name, method == Method::HEAD),
-        Err(error) => {
-            if matches!(error.kind(), ErrorKind::Storage | ErrorKind::Conflict) {
-                tracing::error!(error = %error.chain(), route = name, "request failed");
+        Err(error) => error_response(&error, name),
+    }
+}
+
+/// A module the policy sends to another proxy: stored artifacts are served from here, anything
+/// else (lists, queries, artifacts not stored) is a redirect to the same path there.
+async fn redirect_unless_stored(
+    proxy: &Proxy,
+    route: Route,
+    proxy_url: &str,
+    raw_path: &str,
+    method: Method,
+) -> Response {
+    let name = route.name();
+    if let Route::Artifact {
+        module,
+        version,
+        kind,
+    } = &route
+    {
+        match artifact(proxy, module, version, *kind).await {
+            Ok(reply) => return reply.into_response(name, method == Method::HEAD),
+            Err(error) if error.kind() != ErrorKind::NotFound => {
+                return error_response(&error, name);
             }
-            error_response(&error, name)
+            Err(_) => {}
         }
     }
+    let location = format!("{proxy_url}{raw_path}");
+    let Ok(location) = HeaderValue::try_from(location) else {
+        return error_response(&Error::invalid("path cannot be redirected"), name);
+    };
+    let mut response = Reply {
+        body: ReplyBody::Redirect(location),
+        content_type: TEXT,
+        cache_control: HeaderValue::from_static(NO_STORE),
+        outcome: CacheOutcome::Miss,
+    }
+    .into_response(name, method == Method::HEAD);
+    *response.status_mut() = StatusCode::FOUND;
+    response
 }
 
 /// List, latest and query answers change when upstream does: clients and CDNs may keep them as

@@ -32,7 +32,6 @@ pub(super) async fn readyz(State(proxy): State<Arc<Proxy>>) -> Response {
         )
             .into_response(),
         Err(error) => {
-            tracing::error!(error = %error.chain(), "not ready");
             let mut response = error_response(&error, "readyz");
             *response.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
             response

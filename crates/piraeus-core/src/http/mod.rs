@@ -3,6 +3,7 @@
 //! `goproxy` answers them, `health` and `prefetch` are the other endpoints, `reply` builds
 //! responses and `log` writes one line per request.
 
+mod auth;
 mod goproxy;
 mod health;
 mod log;
@@ -13,12 +14,12 @@ pub(crate) mod route;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 
+use crate::auth::Authenticator;
 use crate::error::{Error, ErrorKind};
 use crate::proxy::{CacheOutcome, Proxy};
 
@@ -26,25 +27,42 @@ use crate::proxy::{CacheOutcome, Proxy};
 const NO_STORE: &str = "no-store";
 const TEXT: &str = "text/plain; charset=utf-8";
 const JSON: &str = "application/json";
+const RETRY_AFTER_SECONDS: &str = "5";
 
-pub fn router(proxy: Arc<Proxy>) -> Router {
+/// The GOPROXY routes and `/readyz`/`/version`, behind a client token when `auth` is given;
+/// `/healthz` always open, for load balancers.
+pub fn router(proxy: Arc<Proxy>, auth: Option<Arc<Authenticator>>) -> Router {
+    let protected = protect(
+        Router::new()
+            .route("/readyz", get(health::readyz))
+            .route("/version", get(health::version))
+            .fallback(goproxy::goproxy)
+            .with_state(proxy),
+        auth,
+    );
     Router::new()
         .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz))
-        .route("/version", get(health::version))
-        .fallback(goproxy::goproxy)
+        .merge(protected)
         .layer(middleware::from_fn(log::log_request))
-        .with_state(proxy)
 }
 
 /// The prefetch API, kept apart from the GOPROXY router: on AWS it is its own IAM-authorised
-/// function URL, never reachable through CloudFront.
-pub fn prefetch_router(proxy: Arc<Proxy>) -> Router {
-    Router::new()
+/// function URL, never reachable through CloudFront; locally it takes the same tokens.
+pub fn prefetch_router(proxy: Arc<Proxy>, auth: Option<Arc<Authenticator>>) -> Router {
+    let routes = Router::new()
         .route("/prefetch", post(prefetch::prefetch))
-        .layer(DefaultBodyLimit::max(prefetch::BODY_LIMIT))
-        .layer(middleware::from_fn(log::log_request))
-        .with_state(proxy)
+        .with_state(proxy);
+    protect(routes, auth).layer(middleware::from_fn(log::log_request))
+}
+
+fn protect(routes: Router, auth: Option<Arc<Authenticator>>) -> Router {
+    match auth {
+        Some(authenticator) => routes.layer(middleware::from_fn_with_state(
+            authenticator,
+            auth::require_token,
+        )),
+        None => routes,
+    }
 }
 
 /// The HTTP status for each error kind, and why (docs/errors.md has the full table).
@@ -54,6 +72,7 @@ pub(crate) fn status_for(kind: ErrorKind) -> StatusCode {
         ErrorKind::NotFound => StatusCode::NOT_FOUND,
         ErrorKind::Gone => StatusCode::GONE,
         ErrorKind::Invalid => StatusCode::BAD_REQUEST,
+        ErrorKind::Forbidden => StatusCode::FORBIDDEN,
         ErrorKind::Upstream => StatusCode::BAD_GATEWAY,
         ErrorKind::Pending => StatusCode::SERVICE_UNAVAILABLE,
         ErrorKind::Conflict => StatusCode::CONFLICT,
@@ -68,17 +87,35 @@ struct RequestFacts {
     outcome: Option<CacheOutcome>,
 }
 
-/// The error's kind and message as text; its source stays in the logs.
+/// The error as a client may read it ([`Error::client_message`]); its source stays in the logs.
+/// A 5xx also gives the request id that is in the log line with the details.
 fn error_response(error: &Error, route: &'static str) -> Response {
+    let status = status_for(error.kind());
+    let shown = error.client_message();
+    let request_id = log::request_id();
+    if status.is_server_error() || error.kind() == ErrorKind::Conflict {
+        tracing::error!(request_id, route, error = %error.chain(), "request failed");
+    }
+    let body = match request_id {
+        Some(id) if status.is_server_error() => format!("{shown}\nrequest id: {id}\n"),
+        _ => format!("{shown}\n"),
+    };
     let mut response = (
-        status_for(error.kind()),
+        status,
         [
             (header::CONTENT_TYPE, TEXT),
             (header::CACHE_CONTROL, NO_STORE),
         ],
-        format!("{error}\n"),
+        body,
     )
         .into_response();
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        // Busy or still fetching: worth asking again soon, not at once.
+        response.headers_mut().insert(
+            header::RETRY_AFTER,
+            HeaderValue::from_static(RETRY_AFTER_SECONDS),
+        );
+    }
     response.extensions_mut().insert(RequestFacts {
         route,
         outcome: None,

@@ -4,10 +4,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::State;
-use axum::http::{StatusCode, Uri, header};
+use axum::extract::{Request, State};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use bytes::Bytes;
 
 use super::{NO_STORE, RequestFacts, error_response};
 use crate::error::Error;
@@ -17,16 +16,37 @@ use crate::settings::parse_duration;
 
 /// A go.sum of a few thousand lines fits easily; a Lambda request cannot exceed 6 MB anyway.
 pub(super) const BODY_LIMIT: usize = 4 * 1024 * 1024;
+/// How long the body may take to arrive.
+const BODY_TIMEOUT: Duration = Duration::from_secs(30);
 /// The longest a prefetch request may wait for its fetches.
 const MAX_WAIT: Duration = Duration::from_secs(600);
 
 /// `POST /prefetch[?wait=DURATION]`: a JSON array of `module@version`, a go.sum or a go.mod.
 /// Answers 202 while fetches run, 200 when all settled, 409 when a stored sum differs from a
 /// go.sum line, 400 when nothing could be accepted; the JSON report has every line's fate.
-pub(super) async fn prefetch(State(proxy): State<Arc<Proxy>>, uri: Uri, body: Bytes) -> Response {
-    let wait = match prefetch_wait(uri.query().unwrap_or_default()) {
+pub(super) async fn prefetch(State(proxy): State<Arc<Proxy>>, request: Request) -> Response {
+    let wait = match prefetch_wait(request.uri().query().unwrap_or_default()) {
         Ok(wait) => wait,
         Err(error) => return error_response(&error, "prefetch"),
+    };
+    // The server's header timeout does not cover the body: a client trickling one would hold
+    // its connection (and a slot under the connection cap) for as long as it liked.
+    let body = axum::body::to_bytes(request.into_body(), BODY_LIMIT);
+    let body = match tokio::time::timeout(BODY_TIMEOUT, body).await {
+        Ok(Ok(body)) => body,
+        Ok(Err(_)) => {
+            let error = Error::invalid(format!(
+                "the body is larger than {BODY_LIMIT} bytes or was cut off"
+            ));
+            return error_response(&error, "prefetch");
+        }
+        Err(_) => {
+            let error = Error::invalid(format!(
+                "the body did not arrive within {}s",
+                BODY_TIMEOUT.as_secs()
+            ));
+            return error_response(&error, "prefetch");
+        }
     };
     let Ok(body) = std::str::from_utf8(&body) else {
         return error_response(&Error::invalid("the body is not UTF-8 text"), "prefetch");
@@ -38,7 +58,7 @@ pub(super) async fn prefetch(State(proxy): State<Arc<Proxy>>, uri: Uri, body: By
     let report = prefetch::run(&proxy, plan, wait).await;
     tracing::info!(
         accepted = report.accepted.len(),
-        rejected = report.rejected.len(),
+        rejected = report.rejected_count,
         stored = report.count(ItemState::Stored),
         fetching = report.still_fetching(),
         failed = report.count(ItemState::Failed),

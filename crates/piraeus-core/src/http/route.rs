@@ -27,6 +27,15 @@ pub enum Route {
 }
 
 impl Route {
+    pub fn module(&self) -> &str {
+        match self {
+            Route::List { module }
+            | Route::Latest { module }
+            | Route::Artifact { module, .. }
+            | Route::Query { module, .. } => module,
+        }
+    }
+
     /// The route's name in logs and metrics.
     pub fn name(&self) -> &'static str {
         match self {

@@ -72,6 +72,27 @@ async fn lease_lifecycle(index: &dyn Index, module: &str) {
             .unwrap(),
         "an expired lease can be claimed"
     );
+    assert!(
+        !index
+            .renew_lease(module, version, "first", 9_000)
+            .await
+            .unwrap(),
+        "a holder whose lease was taken over cannot renew it"
+    );
+    assert!(
+        index
+            .renew_lease(module, version, "second", 4_500)
+            .await
+            .unwrap(),
+        "the holder renews its lease"
+    );
+    assert!(
+        !index
+            .claim_fetch(module, version, "third", 5_000, 4_200)
+            .await
+            .unwrap(),
+        "a renewed lease is live until its new expiry"
+    );
 
     let failure = FetchFailure {
         kind: ErrorKind::NotFound,

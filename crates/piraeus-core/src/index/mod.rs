@@ -6,6 +6,8 @@ pub mod conformance;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 
+use std::time::Duration;
+
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
@@ -34,6 +36,15 @@ pub struct StoredVersion {
     pub fetched_at: i64,
 }
 
+/// How long a failure record is kept. It is answered from only for the failure TTL (seconds);
+/// after this it is deleted, so failed lookups (random pseudo-versions included) do not pile
+/// up in the index.
+pub const FAILURE_RETENTION: Duration = Duration::from_secs(24 * 3600);
+
+/// How long a cached list, latest or query answer is kept unused. Stale answers still serve
+/// while upstream is down, so this is long.
+pub const ANSWER_RETENTION: Duration = Duration::from_secs(90 * 24 * 3600);
+
 /// Why a fetch failed, kept so that requests waiting on it get the same answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FetchFailure {
@@ -42,15 +53,20 @@ pub struct FetchFailure {
 }
 
 impl FetchFailure {
-    /// Keeps the kind of a fetch error; kinds that say nothing about the version (storage,
-    /// conflicts, waiting) are recorded as upstream failures, which clear on the next try.
+    /// Keeps the kind of a fetch error; a storage failure says nothing about the version and
+    /// is recorded as an upstream failure, which clears on the next try. A conflict (stored
+    /// bytes that differ from upstream's) is about the version, and stays one; so does a full
+    /// queue (`Pending`), which the proxy does not repeat to later requests.
     pub fn from_error(error: &Error) -> Self {
         let kind = match error.kind() {
             kind @ (ErrorKind::NotFound
             | ErrorKind::Gone
             | ErrorKind::Upstream
+            | ErrorKind::Forbidden
+            | ErrorKind::Conflict
+            | ErrorKind::Pending
             | ErrorKind::Invalid) => kind,
-            ErrorKind::Pending | ErrorKind::Storage | ErrorKind::Conflict => ErrorKind::Upstream,
+            ErrorKind::Storage => ErrorKind::Upstream,
         };
         let message = if kind == error.kind() {
             error.message().to_string()
@@ -139,7 +155,7 @@ impl StoredVersion {
 ///   `false` and leaves it; `claim_fetch` and `mark_failed` never touch it.
 /// - `claim_fetch` succeeds for exactly one caller at a time: when the version is absent, failed,
 ///   or its lease has expired (`lease_expires < now`). Concurrent claims: one winner.
-/// - `mark_failed` only applies while `holder` still holds the lease.
+/// - `mark_failed` and `renew_lease` only apply while `holder` still holds the lease.
 /// - `feed` lists ready versions ordered by (`fetched_at`, module, version), strictly after the
 ///   cursor.
 #[async_trait]
@@ -155,6 +171,15 @@ pub trait Index: Send + Sync {
         holder: &str,
         lease_expires: i64,
         now: i64,
+    ) -> Result<bool>;
+    /// Extends `holder`'s lease to `lease_expires`; `false` when it no longer holds it (it
+    /// expired and someone else claimed the version, or the version is ready or failed).
+    async fn renew_lease(
+        &self,
+        module: &str,
+        version: &str,
+        holder: &str,
+        lease_expires: i64,
     ) -> Result<bool>;
     /// Records a fully stored version; `true` when this call made it ready.
     async fn mark_ready(&self, record: &StoredVersion) -> Result<bool>;

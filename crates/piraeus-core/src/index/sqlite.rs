@@ -2,15 +2,21 @@
 //! single conditional statement, so several processes may share the file (WAL mode).
 
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::{
-    AnswerKey, CachedAnswer, FeedCursor, FetchFailure, Index, StoredVersion, VersionStatus,
+    ANSWER_RETENTION, AnswerKey, CachedAnswer, FAILURE_RETENTION, FeedCursor, FetchFailure, Index,
+    StoredVersion, VersionStatus,
 };
+use crate::clock::{millis, now_millis};
 use crate::error::{Error, ErrorKind, Result};
+
+/// Expired failure records and answers are deleted at start-up and every this many failures.
+const PURGE_EVERY: u64 = 256;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS versions (
@@ -46,6 +52,20 @@ const READY_COLUMNS: &str =
 #[derive(Clone)]
 pub struct SqliteIndex {
     connection: Arc<Mutex<Connection>>,
+    failures_marked: Arc<AtomicU64>,
+}
+
+/// Deletes failure records and cached answers past their retention; never a ready version.
+fn purge_expired(connection: &Connection, now: i64) -> rusqlite::Result<()> {
+    connection.execute(
+        "DELETE FROM versions WHERE state = 'failed' AND failed_at < ?1",
+        params![now - millis(FAILURE_RETENTION)],
+    )?;
+    connection.execute(
+        "DELETE FROM answers WHERE fetched_at < ?1",
+        params![now - millis(ANSWER_RETENTION)],
+    )?;
+    Ok(())
 }
 
 impl SqliteIndex {
@@ -66,9 +86,11 @@ impl SqliteIndex {
             .and_then(|_| connection.pragma_update(None, "journal_mode", "WAL"))
             .and_then(|_| connection.pragma_update(None, "synchronous", "NORMAL"))
             .and_then(|_| connection.execute_batch(SCHEMA))
+            .and_then(|_| purge_expired(&connection, now_millis()))
             .map_err(|e| Error::storage("initialising sqlite index", e))?;
         Ok(Self {
             connection: Arc::new(Mutex::new(connection)),
+            failures_marked: Arc::new(AtomicU64::new(0)),
         })
     }
 
@@ -168,6 +190,26 @@ impl Index for SqliteIndex {
         .await
     }
 
+    async fn renew_lease(
+        &self,
+        module: &str,
+        version: &str,
+        holder: &str,
+        lease_expires: i64,
+    ) -> Result<bool> {
+        let (module, version, holder) =
+            (module.to_string(), version.to_string(), holder.to_string());
+        self.with(move |connection| {
+            let changed = connection.execute(
+                "UPDATE versions SET lease_expires = ?4
+                 WHERE module = ?1 AND version = ?2 AND state = 'fetching' AND lease_holder = ?3",
+                params![module, version, holder, lease_expires],
+            )?;
+            Ok(changed == 1)
+        })
+        .await
+    }
+
     async fn mark_ready(&self, record: &StoredVersion) -> Result<bool> {
         let record = record.clone();
         self.with(move |connection| {
@@ -213,7 +255,15 @@ impl Index for SqliteIndex {
             holder.to_string(),
             failure.clone(),
         );
+        // Now and then, not on every failure: the purge scans the table.
+        let purge = self
+            .failures_marked
+            .fetch_add(1, Ordering::Relaxed)
+            .is_multiple_of(PURGE_EVERY);
         self.with(move |connection| {
+            if purge {
+                purge_expired(connection, now)?;
+            }
             connection.execute(
                 "UPDATE versions SET state = 'failed', lease_holder = NULL, lease_expires = NULL,
                      failure_kind = ?4, failure_message = ?5, failed_at = ?6

@@ -17,6 +17,13 @@ use crate::proxy::{FetchState, Proxy};
 
 /// More than any real go.sum; larger warm-ups are split by the caller.
 pub(crate) const MAX_VERSIONS: usize = 5000;
+/// Lines read from a body at most: a go.sum has two per version.
+const MAX_LINES: usize = 4 * MAX_VERSIONS;
+/// Rejected lines reported one by one; the rest are only counted, so a body of junk cannot
+/// make a report many times its own size.
+const REPORTED_REJECTIONS: usize = 100;
+/// An error reported for one version is cut to this many characters.
+const MAX_ERROR_CHARS: usize = 500;
 /// How many versions are looked at and triggered at once.
 const CONCURRENCY: usize = 16;
 
@@ -43,7 +50,10 @@ pub(crate) struct Rejected {
 #[derive(Debug, Default, PartialEq, Eq)]
 pub(crate) struct Plan {
     pub wanted: Vec<Wanted>,
+    /// The first rejected lines, with reasons.
     pub rejected: Vec<Rejected>,
+    /// How many lines were rejected in all.
+    pub rejected_count: usize,
 }
 
 /// Which kind of body a request carried.
@@ -61,6 +71,12 @@ pub fn parse(body: &str) -> Result<Plan> {
         return Err(Error::invalid(
             "empty body: send a JSON array of \"module@version\", a go.sum or a go.mod",
         ));
+    }
+    let lines = body.lines().count();
+    if lines > MAX_LINES {
+        return Err(Error::invalid(format!(
+            "{lines} lines sent; at most {MAX_LINES} per request"
+        )));
     }
     let mut plan = PlanBuilder::default();
     match detect(trimmed) {
@@ -108,10 +124,15 @@ struct PlanBuilder {
     order: Vec<Wanted>,
     positions: HashMap<(String, String), usize>,
     rejected: Vec<Rejected>,
+    rejected_count: usize,
 }
 
 impl PlanBuilder {
     fn reject(&mut self, line: usize, input: &str, reason: impl Into<String>) {
+        self.rejected_count += 1;
+        if self.rejected.len() >= REPORTED_REJECTIONS {
+            return;
+        }
         self.rejected.push(Rejected {
             line,
             input: input.chars().take(300).collect(),
@@ -154,6 +175,7 @@ impl PlanBuilder {
         Plan {
             wanted: self.order,
             rejected: self.rejected,
+            rejected_count: self.rejected_count,
         }
     }
 }
@@ -311,7 +333,10 @@ pub(crate) struct Mismatch {
 #[derive(Debug, Clone, Serialize)]
 pub(crate) struct Report {
     pub accepted: Vec<ItemReport>,
+    /// The first 100 rejected lines.
     pub rejected: Vec<Rejected>,
+    /// All rejected lines, reported or not.
+    pub rejected_count: usize,
     pub mismatches: Vec<Mismatch>,
 }
 
@@ -340,6 +365,7 @@ pub async fn run(proxy: &Proxy, plan: Plan, wait: Duration) -> Report {
     let mut report = Report {
         accepted: Vec::with_capacity(outcomes.len()),
         rejected: plan.rejected,
+        rejected_count: plan.rejected_count,
         mismatches: Vec::new(),
     };
     for (item, mismatches) in outcomes {
@@ -389,7 +415,13 @@ async fn prefetch_one(
             (item, Vec::new())
         }
         Ok((_, FetchState::Failed(error))) | Err(error) => {
-            item.error = Some(error.to_string());
+            item.error = Some(
+                error
+                    .client_message()
+                    .chars()
+                    .take(MAX_ERROR_CHARS)
+                    .collect(),
+            );
             (item, Vec::new())
         }
     }
@@ -523,5 +555,15 @@ mod tests {
             parse(&format!("[{}]", many.join(","))),
             Err(ref e) if e.kind() == ErrorKind::Invalid
         ));
+    }
+
+    #[test]
+    fn junk_is_counted_but_only_the_first_rejections_reported() {
+        let junk: String = (0..5000).map(|n| format!("junk line {n}\n")).collect();
+        let plan = parse(&junk).unwrap();
+        assert_eq!(plan.rejected.len(), REPORTED_REJECTIONS);
+        assert_eq!(plan.rejected_count, 5000);
+        let too_long = "x\n".repeat(MAX_LINES + 1);
+        assert!(parse(&too_long).is_err());
     }
 }

@@ -14,6 +14,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::fetch::{FetchTrigger, ResolvedVersion, Resolver};
 use crate::golang::version;
 use crate::index::{AnswerKey, CachedAnswer, FetchFailure, Index, StoredVersion, VersionStatus};
+use crate::policy::{Decision, Policy};
 use crate::proxy::artifact::{ArtifactKind, artifact_key};
 use crate::settings;
 use crate::store::{Blob, BlobStore};
@@ -75,7 +76,7 @@ impl Default for ProxySettings {
             not_found_ttl: settings::NOT_FOUND_TTL.default_value(),
             wait_timeout: fetch_timeout + Duration::from_secs(60),
             lease_duration: lease_for(fetch_timeout),
-            failure_ttl: Duration::from_secs(30),
+            failure_ttl: settings::FAILURE_TTL.default_value(),
             instance: default_instance_name(),
             download_mode: settings::DOWNLOAD_MODE.default_value(),
             redirect_zips_over: None,
@@ -150,6 +151,7 @@ pub struct Proxy {
     resolver: Arc<dyn Resolver>,
     trigger: Arc<dyn FetchTrigger>,
     settings: ProxySettings,
+    policy: Policy,
     leases_taken: AtomicU64,
     /// One refresh of a list, latest or query answer at a time per key in this process; the
     /// others wait for it and read what it remembered. Entries live while a refresh runs.
@@ -197,8 +199,37 @@ impl Proxy {
             resolver,
             trigger,
             settings,
+            policy: Policy::default(),
             leases_taken: AtomicU64::new(0),
             refreshing: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Applies a module policy (the default has no rules: every module not on an internal host
+    /// is fetched in the global download mode).
+    pub fn with_policy(mut self, policy: Policy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    pub(crate) fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// Whether upstream may be asked about `module`: false when the policy serves it only from
+    /// storage; an error when the policy refuses it outright.
+    fn may_fetch(&self, module: &str) -> Result<bool> {
+        match self.policy.decide(module) {
+            Decision::Deny(message) => Err(Error::forbidden(message)),
+            Decision::CachedOnly | Decision::Redirect(_) => Ok(false),
+            Decision::Fetch(_) => Ok(true),
+        }
+    }
+
+    fn download_mode(&self, module: &str) -> DownloadMode {
+        match self.policy.decide(module) {
+            Decision::Fetch(Some(mode)) => mode,
+            _ => self.settings.download_mode,
         }
     }
 
@@ -262,7 +293,7 @@ impl Proxy {
                 FetchState::Fetching => {}
             }
             outcome = CacheOutcome::Miss;
-            if self.settings.download_mode == DownloadMode::Async {
+            if self.download_mode(module) == DownloadMode::Async {
                 return Err(Error::not_found(format!(
                     "{module}@{version} is not stored yet; it is being fetched, retry shortly"
                 )));
@@ -288,12 +319,20 @@ impl Proxy {
         version: &str,
         failures_since: i64,
     ) -> Result<FetchState> {
+        let may_fetch = self.may_fetch(module)?;
         let now = now_millis();
         match self.index.version(module, version).await? {
             VersionStatus::Ready(record) => return Ok(FetchState::Stored(record)),
+            _ if !may_fetch => {
+                return Err(Error::not_found(format!(
+                    "{module}@{version} is not stored, and the module policy serves {module} only from storage"
+                )));
+            }
+            // A full queue answers the request that met it, not everyone for the failure TTL.
             VersionStatus::Failed { failure, failed_at }
                 if failed_at >= failures_since
-                    || now - failed_at < millis(self.settings.failure_ttl) =>
+                    || (failure.kind != ErrorKind::Pending
+                        && now - failed_at < millis(self.settings.failure_ttl)) =>
             {
                 return Ok(FetchState::Failed(failure.to_error()));
             }
@@ -310,16 +349,25 @@ impl Proxy {
             .index
             .claim_fetch(module, version, &holder, lease_expires, now)
             .await?;
-        if claimed && let Err(error) = self.trigger.trigger(module, version, &holder).await {
-            // Record the failure under our lease, or every request for this version would
-            // wait for a fetch that never started until the lease expired.
+        if !claimed {
+            return Ok(FetchState::Fetching);
+        }
+        let approved_and_triggered = async {
+            if let Some(hook) = self.policy.hook() {
+                hook.approve(module, version).await?;
+            }
+            self.trigger.trigger(module, version, &holder).await
+        };
+        if let Err(error) = approved_and_triggered.await {
+            // Record the failure (or the hook's refusal) under our lease, or every request for
+            // this version would wait until the lease expired for a fetch that never started;
+            // requests within the failure TTL get the same answer without asking again.
             let failure = FetchFailure::from_error(&error);
             self.index
                 .mark_failed(module, version, &holder, &failure, now_millis())
                 .await?;
             return Err(error);
         }
-        // Claimed and triggered, or someone else claimed it first: either way it is under way.
         Ok(FetchState::Fetching)
     }
 
@@ -335,6 +383,16 @@ impl Proxy {
             module: module.to_string(),
         };
         let stored = || self.stored_tagged_versions(module);
+        if !self.may_fetch(module)? {
+            let versions = stored().await?;
+            if versions.is_empty() {
+                return Err(only_from_storage(module));
+            }
+            return Ok(served(
+                merge_versions(Vec::new(), versions),
+                CacheOutcome::Stored,
+            ));
+        }
         let refreshed = self
             .answer(&key, || async {
                 let upstream = self.resolver.list(module).await?;
@@ -369,7 +427,12 @@ impl Proxy {
         let key = AnswerKey::Latest {
             module: module.to_string(),
         };
-        match self.resolve_cached(&key, module, "latest").await {
+        let answer = if self.may_fetch(module)? {
+            self.resolve_cached(&key, module, "latest").await
+        } else {
+            Err(only_from_storage(module))
+        };
+        match answer {
             Err(error) if error.kind() != ErrorKind::Storage => {
                 let stored = self.index.stored_versions(module).await?;
                 match latest_stored(&stored) {
@@ -391,6 +454,9 @@ impl Proxy {
     /// `$module/@v/$query.info` for a non-canonical query (branch, tag, commit prefix): the
     /// canonical version it resolves to now. Cached briefly, never stored as an artifact.
     pub(crate) async fn query(&self, module: &str, query: &str) -> Result<Served<ResolvedVersion>> {
+        if !self.may_fetch(module)? {
+            return Err(only_from_storage(module));
+        }
         let key = AnswerKey::Query {
             module: module.to_string(),
             query: query.to_string(),
@@ -524,6 +590,12 @@ impl Proxy {
             .filter(|v| !version::is_pseudo_version(v))
             .collect())
     }
+}
+
+fn only_from_storage(module: &str) -> Error {
+    Error::not_found(format!(
+        "{module}: the module policy serves it only from storage, and nothing that answers this is stored"
+    ))
 }
 
 /// Go's own preference for `latest`: the highest release, else the highest pre-release, else

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use async_trait::async_trait;
 
 use super::{Blob, BlobHeaders, BlobSource, BlobStore, PutOutcome, check_key};
+use crate::cleanup;
 use crate::error::{Error, Result};
 
 /// Directory inside the data dir for Piraeus's own files. Module path elements may not start
@@ -24,6 +25,7 @@ impl FilesystemStore {
         let root = root.into();
         let staging = root.join(PRIVATE_DIR).join("staging");
         std::fs::create_dir_all(&staging).map_err(|e| Error::storage(staging.display(), e))?;
+        cleanup::remove_stale(&staging, cleanup::STALE_AFTER);
         Ok(Self { root, staging })
     }
 

@@ -40,6 +40,20 @@ pub fn fetch(outcome: &str, duration_ms: f64, zip_bytes: u64) {
     );
 }
 
+/// Work refused because a fetch queue (`download` or `lookup`) was full.
+pub fn queue_full(lane: &str) {
+    emit(
+        &[("Queue", lane)],
+        &[("QueueFull", "Count", 1.0)],
+        json!({}),
+    );
+}
+
+/// A stored artifact that differs from a fresh verified download (upstream rewrote a version).
+pub fn integrity_conflict() {
+    emit(&[], &[("IntegrityConflicts", "Count", 1.0)], json!({}));
+}
+
 fn emit(dimensions: &[(&str, &str)], metrics: &[(&str, &str, f64)], extra: Value) {
     if !ENABLED.load(Ordering::Relaxed) {
         return;

@@ -1,5 +1,9 @@
 //! `piraeus serve`: the GOPROXY protocol over a data directory (or S3 and DynamoDB), fetching
-//! misses with the Go toolchain in this process.
+//! misses with the Go toolchain in this process. `server` is the HTTP server and its limits,
+//! `tls` the reloading certificate.
+
+mod server;
+mod tls;
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -7,13 +11,16 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::{ArgMatches, Command};
+use piraeus_core::auth::Authenticator;
 use piraeus_core::local::{self, LocalConfig};
+use piraeus_core::policy::Policy;
+use piraeus_core::redact;
 use piraeus_core::settings::{
-    ANSWER_TTL, DATA_DIR, DOWNLOAD_MODE, FETCH_TIMEOUT, GO, INDEX, LISTEN, MAX_CONCURRENT_FETCHES,
-    NOT_FOUND_TTL, STORE, UPSTREAM,
+    ANSWER_TTL, AUTH_FILE, DATA_DIR, DOWNLOAD_MODE, FAILURE_TTL, FETCH_TIMEOUT, GO, HEADER_TIMEOUT,
+    IDLE_TIMEOUT, INDEX, LISTEN, MAX_CONCURRENT_FETCHES, MAX_CONCURRENT_LOOKUPS, MAX_CONNECTIONS,
+    MAX_QUEUED, NOT_FOUND_TTL, POLICY, SHUTDOWN_TIMEOUT, STORE, TLS_CERT, TLS_KEY, UPSTREAM,
 };
 
-use crate::runtime_outcome;
 use crate::settings::{flag, given, value};
 
 pub fn command() -> Command {
@@ -27,9 +34,20 @@ pub fn command() -> Command {
         .arg(flag(&GO))
         .arg(flag(&FETCH_TIMEOUT))
         .arg(flag(&MAX_CONCURRENT_FETCHES))
+        .arg(flag(&MAX_CONCURRENT_LOOKUPS))
+        .arg(flag(&MAX_QUEUED))
         .arg(flag(&ANSWER_TTL))
         .arg(flag(&NOT_FOUND_TTL))
+        .arg(flag(&FAILURE_TTL))
         .arg(flag(&DOWNLOAD_MODE))
+        .arg(flag(&POLICY))
+        .arg(flag(&AUTH_FILE))
+        .arg(flag(&TLS_CERT).requires(TLS_KEY.flag))
+        .arg(flag(&TLS_KEY).requires(TLS_CERT.flag))
+        .arg(flag(&HEADER_TIMEOUT))
+        .arg(flag(&IDLE_TIMEOUT))
+        .arg(flag(&MAX_CONNECTIONS))
+        .arg(flag(&SHUTDOWN_TIMEOUT))
 }
 
 pub async fn run(arguments: &ArgMatches) -> anyhow::Result<ExitCode> {
@@ -40,8 +58,11 @@ pub async fn run(arguments: &ArgMatches) -> anyhow::Result<ExitCode> {
         go_binary: given(arguments, &GO),
         fetch_timeout: given(arguments, &FETCH_TIMEOUT),
         max_concurrent_fetches: given(arguments, &MAX_CONCURRENT_FETCHES),
+        max_concurrent_lookups: given(arguments, &MAX_CONCURRENT_LOOKUPS),
+        max_queued: given(arguments, &MAX_QUEUED),
         answer_ttl: given(arguments, &ANSWER_TTL),
         not_found_ttl: given(arguments, &NOT_FOUND_TTL),
+        failure_ttl: given(arguments, &FAILURE_TTL),
         download_mode: given(arguments, &DOWNLOAD_MODE),
     };
     let proxy = open(&config, arguments).await.with_context(|| {
@@ -50,24 +71,66 @@ pub async fn run(arguments: &ArgMatches) -> anyhow::Result<ExitCode> {
             config.data_dir.display()
         )
     })?;
+    let policy = match value(arguments, &POLICY) {
+        Some(location) if location.starts_with("s3://") => {
+            piraeus_aws::sdk::load_policy(&piraeus_aws::sdk::config().await, &location).await?
+        }
+        Some(path) => Policy::load(Path::new(&path))?,
+        None => Policy::default(),
+    };
+    let proxy = proxy.with_policy(policy);
+    let auth = value(arguments, &AUTH_FILE)
+        .map(|path| Authenticator::open(&path).map(Arc::new))
+        .transpose()?;
+    let tls = match (value(arguments, &TLS_CERT), value(arguments, &TLS_KEY)) {
+        (Some(cert), Some(key)) => Some(tls::acceptor(&cert, &key)?),
+        _ => None,
+    };
+    if auth.is_some() && tls.is_none() {
+        tracing::warn!(
+            "--auth-file without --tls-cert: tokens travel in clear text, and the go command sends \
+             credentials only over https; put Piraeus behind a TLS-terminating proxy"
+        );
+    }
+    let limits = server::Limits {
+        header_timeout: given(arguments, &HEADER_TIMEOUT),
+        idle_timeout: given(arguments, &IDLE_TIMEOUT),
+        max_connections: connection_cap(given(arguments, &MAX_CONNECTIONS)),
+        shutdown_timeout: given(arguments, &SHUTDOWN_TIMEOUT),
+    };
     warn_without_go(&config.go_binary).await;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
     tracing::info!(
         %listen,
         data_dir = %config.data_dir.display(),
-        upstream = %config.upstream,
-        "piraeus is serving; set GOPROXY=http://{listen}"
+        upstream = %redact::credentials(&config.upstream),
+        tokens = auth.is_some(),
+        "piraeus is serving; set GOPROXY={scheme}://{listen}"
     );
     // From here on failures are runtime failures (exit 1), not configuration (exit 2).
     let proxy = Arc::new(proxy);
-    let app =
-        piraeus_core::http::router(proxy.clone()).merge(piraeus_core::http::prefetch_router(proxy));
-    let served = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await;
-    Ok(runtime_outcome(served.context("server failed")))
+    let app = piraeus_core::http::router(proxy.clone(), auth.clone())
+        .merge(piraeus_core::http::prefetch_router(proxy, auth));
+    server::run(listener, app, tls, limits, shutdown_signal()).await;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The configured connection cap, lowered to what the file descriptor limit allows.
+fn connection_cap(configured: usize) -> usize {
+    let room = server::connection_room();
+    if configured > room {
+        tracing::warn!(
+            configured,
+            allowed = room,
+            "the open-file limit allows fewer connections than --max-connections; raise it (ulimit -n) to allow more"
+        );
+    }
+    configured
+        .min(room)
+        .min(tokio::sync::Semaphore::MAX_PERMITS)
 }
 
 /// The data directory and its SQLite index, unless `--store` or `--index` name S3 or DynamoDB.

@@ -1,0 +1,325 @@
+//! Client tokens: a name and a random secret, sent as HTTP Basic credentials (user = name,
+//! password = secret). Only the SHA-256 of each secret is kept, in a JSON file for `piraeus
+//! serve` and in a CloudFront KeyValueStore on AWS (key = name, value = the same hex hash), so
+//! the file or the store leaking gives nobody a usable secret.
+//!
+//! A secret is 32 random bytes, so a plain SHA-256 cannot be brute-forced; a slow password
+//! hash would only slow every request down.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::RwLock;
+use std::time::{Duration, Instant, SystemTime};
+
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use crate::error::{Error, Result};
+
+/// The realm clients are challenged for (`WWW-Authenticate: Basic realm="piraeus"`).
+pub const REALM: &str = "piraeus";
+
+/// How often the token file is looked at for changes while serving: tokens added or revoked
+/// take effect within this long, without a restart.
+const RELOAD_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Verified `Authorization` values remembered, so a hit costs a set lookup, not a hash. Bounded:
+/// emptied when full, and whenever the file changes (a revoked token must stop working).
+const VERIFIED_CAPACITY: usize = 4096;
+
+/// The token file: `{"tokens": [{"name", "sha256", "created"}]}`.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct TokenFile {
+    pub tokens: Vec<TokenRecord>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TokenRecord {
+    pub name: String,
+    /// Lowercase hex SHA-256 of the secret.
+    pub sha256: String,
+    /// RFC 3339, UTC.
+    pub created: String,
+}
+
+/// A token name: what clients send as the Basic user name, so no colon, and short.
+pub fn check_name(name: &str) -> Result<()> {
+    let mut chars = name.chars();
+    let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphanumeric());
+    let rest_ok = chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+    if first_ok && rest_ok && name.len() <= 64 {
+        Ok(())
+    } else {
+        Err(Error::invalid(format!(
+            "token name {name:?}: use 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit"
+        )))
+    }
+}
+
+/// The stored form of a secret.
+pub fn hash_secret(secret: &str) -> String {
+    hex::encode(Sha256::digest(secret.as_bytes()))
+}
+
+impl TokenFile {
+    /// The file's tokens; a missing file has none.
+    pub fn load(path: &Path) -> Result<Self> {
+        match std::fs::read(path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
+                Error::invalid(format!("{} is not a token file", path.display())).with_source(e)
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
+            Err(e) => Err(Error::storage(path.display(), e)),
+        }
+    }
+
+    /// Adds a token named `name` and returns its secret, which is not kept anywhere.
+    pub fn add(&mut self, name: &str) -> Result<String> {
+        check_name(name)?;
+        if self.tokens.iter().any(|t| t.name == name) {
+            return Err(Error::conflict(format!(
+                "a token named {name:?} exists; revoke it first or choose another name"
+            )));
+        }
+        let mut bytes = [0u8; 32];
+        getrandom::fill(&mut bytes)
+            .map_err(|e| Error::storage("the OS random number generator", e))?;
+        let secret = hex::encode(bytes);
+        self.tokens.push(TokenRecord {
+            name: name.to_string(),
+            sha256: hash_secret(&secret),
+            created: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
+        });
+        Ok(secret)
+    }
+
+    /// Removes the token named `name`; false when there was none.
+    pub fn revoke(&mut self, name: &str) -> bool {
+        let before = self.tokens.len();
+        self.tokens.retain(|t| t.name != name);
+        self.tokens.len() != before
+    }
+
+    /// Replaces the file at once (a reader sees the old or the new file, never half of one),
+    /// readable by its owner only.
+    pub fn save(&self, path: &Path) -> Result<()> {
+        let directory = match path.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => parent,
+            _ => Path::new("."),
+        };
+        let mut file = tempfile::Builder::new()
+            .prefix(".piraeus-tokens")
+            .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))
+            .tempfile_in(directory)
+            .map_err(|e| Error::storage(directory.display(), e))?;
+        let mut text = serde_json::to_string_pretty(self).expect("a token file serialises");
+        text.push('\n');
+        file.write_all(text.as_bytes())
+            .and_then(|()| file.as_file().sync_all())
+            .map_err(|e| Error::storage(path.display(), e))?;
+        file.persist(path)
+            .map_err(|e| Error::storage(path.display(), e.error))?;
+        Ok(())
+    }
+}
+
+/// Checks Basic credentials against a token file that may change while the server runs.
+pub struct Authenticator {
+    path: PathBuf,
+    state: RwLock<State>,
+}
+
+struct State {
+    checked_at: Instant,
+    stamp: Option<(SystemTime, u64)>,
+    /// name → SHA-256 of the secret.
+    hashes: HashMap<String, [u8; 32]>,
+    /// `Authorization` value → token name.
+    verified: HashMap<String, String>,
+}
+
+impl Authenticator {
+    /// Reads the token file, which must exist: a server told to require tokens and given none
+    /// would refuse everyone.
+    pub fn open(path: &Path) -> Result<Self> {
+        if !path.exists() {
+            return Err(Error::invalid(format!(
+                "token file {} does not exist; create a token with `piraeus token new NAME --auth-file {}`",
+                path.display(),
+                path.display()
+            )));
+        }
+        let authenticator = Self {
+            path: path.to_path_buf(),
+            state: RwLock::new(State {
+                checked_at: Instant::now(),
+                stamp: None,
+                hashes: HashMap::new(),
+                verified: HashMap::new(),
+            }),
+        };
+        let mut state = authenticator
+            .state
+            .write()
+            .unwrap_or_else(|p| p.into_inner());
+        authenticator.reload(&mut state)?;
+        drop(state);
+        Ok(authenticator)
+    }
+
+    /// The name of the token an `Authorization` header value carries, when the file has that
+    /// token with that secret.
+    pub fn allows(&self, authorization: Option<&str>) -> Option<String> {
+        let authorization = authorization?;
+        self.reload_if_due();
+        let name = {
+            let state = self.state.read().unwrap_or_else(|p| p.into_inner());
+            if let Some(name) = state.verified.get(authorization) {
+                return Some(name.clone());
+            }
+            verify(&state.hashes, authorization)?
+        };
+        let mut state = self.state.write().unwrap_or_else(|p| p.into_inner());
+        if state.verified.len() >= VERIFIED_CAPACITY {
+            state.verified.clear();
+        }
+        state
+            .verified
+            .insert(authorization.to_string(), name.clone());
+        Some(name)
+    }
+
+    fn reload_if_due(&self) {
+        let due = {
+            let state = self.state.read().unwrap_or_else(|p| p.into_inner());
+            state.checked_at.elapsed() >= RELOAD_INTERVAL
+        };
+        if !due {
+            return;
+        }
+        let mut state = self.state.write().unwrap_or_else(|p| p.into_inner());
+        if state.checked_at.elapsed() < RELOAD_INTERVAL {
+            return;
+        }
+        if let Err(error) = self.reload(&mut state) {
+            // Fail closed: a file that cannot be read might be missing a revocation.
+            tracing::error!(error = %error.chain(), "cannot read the token file; refusing every client until it is fixed");
+            state.hashes.clear();
+            state.verified.clear();
+            state.stamp = None;
+        }
+    }
+
+    /// Re-reads the file when its modification time or size changed.
+    fn reload(&self, state: &mut State) -> Result<()> {
+        state.checked_at = Instant::now();
+        let metadata =
+            std::fs::metadata(&self.path).map_err(|e| Error::storage(self.path.display(), e))?;
+        let stamp = Some((
+            metadata.modified().unwrap_or(SystemTime::UNIX_EPOCH),
+            metadata.len(),
+        ));
+        if stamp == state.stamp {
+            return Ok(());
+        }
+        let file = TokenFile::load(&self.path)?;
+        let mut hashes = HashMap::new();
+        for token in file.tokens {
+            let mut hash = [0u8; 32];
+            hex::decode_to_slice(&token.sha256, &mut hash).map_err(|e| {
+                Error::invalid(format!("token {:?} has a malformed hash", token.name))
+                    .with_source(e)
+            })?;
+            hashes.insert(token.name, hash);
+        }
+        tracing::info!(tokens = hashes.len(), "token file loaded");
+        state.hashes = hashes;
+        state.verified.clear();
+        state.stamp = stamp;
+        Ok(())
+    }
+}
+
+/// `Basic base64(name:secret)` against the hashes, comparing in constant time: the name of
+/// the token when it matches.
+fn verify(hashes: &HashMap<String, [u8; 32]>, authorization: &str) -> Option<String> {
+    let encoded = authorization
+        .strip_prefix("Basic ")
+        .or_else(|| authorization.strip_prefix("basic "))?;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()?;
+    let decoded = String::from_utf8(decoded).ok()?;
+    let (name, secret) = decoded.split_once(':')?;
+    let expected = hashes.get(name)?;
+    let actual: [u8; 32] = Sha256::digest(secret.as_bytes()).into();
+    bool::from(actual.ct_eq(expected)).then(|| name.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn basic(user: &str, password: &str) -> String {
+        let encoded =
+            base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+        format!("Basic {encoded}")
+    }
+
+    #[test]
+    fn tokens_are_stored_as_hashes_and_verified() {
+        let directory = tempfile::tempdir().unwrap();
+        let path = directory.path().join("tokens.json");
+        let mut file = TokenFile::load(&path).unwrap();
+        let secret = file.add("ci").unwrap();
+        assert_eq!(secret.len(), 64);
+        assert!(file.add("ci").is_err(), "names are unique");
+        file.save(&path).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(!text.contains(&secret));
+        assert!(text.contains(&hash_secret(&secret)));
+        let mode = std::os::unix::fs::PermissionsExt::mode(
+            &std::fs::metadata(&path).unwrap().permissions(),
+        );
+        assert_eq!(mode & 0o777, 0o600);
+
+        let authenticator = Authenticator::open(&path).unwrap();
+        assert_eq!(
+            authenticator.allows(Some(&basic("ci", &secret))).as_deref(),
+            Some("ci")
+        );
+        assert_eq!(
+            authenticator.allows(Some(&basic("ci", &secret))).as_deref(),
+            Some("ci"),
+            "cached"
+        );
+        for refused in [
+            basic("ci", "wrong"),
+            basic("other", &secret),
+            basic("ci", ""),
+            format!("Bearer {secret}"),
+            "Basic !!!".to_string(),
+            "Basic ".to_string(),
+            format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode("ci")
+            ),
+        ] {
+            assert_eq!(authenticator.allows(Some(&refused)), None, "{refused}");
+        }
+        assert_eq!(authenticator.allows(None), None);
+    }
+
+    #[test]
+    fn names_are_checked() {
+        for good in ["ci", "team-a.build_1", "A"] {
+            check_name(good).unwrap();
+        }
+        for bad in ["", "-x", "a:b", "a b", "é", &"x".repeat(65)] {
+            assert!(check_name(bad).is_err(), "{bad:?}");
+        }
+    }
+}

@@ -1,0 +1,46 @@
+//! Requires a client token (HTTP Basic) on every route it wraps.
+
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use super::{NO_STORE, TEXT};
+use crate::auth::Authenticator;
+
+/// The token a request was allowed with.
+#[derive(Clone)]
+pub(super) struct Client(pub String);
+
+/// The same answer whatever was wrong and whether or not the module exists, so it tells an
+/// outsider nothing.
+pub(super) async fn require_token(
+    State(authenticator): State<Arc<Authenticator>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let authorization = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok());
+    if let Some(name) = authenticator.allows(authorization) {
+        let mut response = next.run(request).await;
+        // For the request log: which token was used (to see an old one is unused before
+        // revoking it).
+        response.extensions_mut().insert(Client(name));
+        return response;
+    }
+    let challenge = HeaderValue::from_static("Basic realm=\"piraeus\"");
+    (
+        StatusCode::UNAUTHORIZED,
+        [
+            (header::WWW_AUTHENTICATE, challenge),
+            (header::CONTENT_TYPE, HeaderValue::from_static(TEXT)),
+            (header::CACHE_CONTROL, HeaderValue::from_static(NO_STORE)),
+        ],
+        "unauthorized: missing or wrong credentials\n",
+    )
+        .into_response()
+}

@@ -1,0 +1,172 @@
+//! GOPRIVATE-style patterns: Go's `path.Match` globs (`*`, `?`, `[...]`, `\` escapes, none
+//! crossing a `/`), matched against the same number of leading path elements of a module path,
+//! so `corp.example.com` also covers `corp.example.com/team/lib`.
+
+/// Whether `pattern` matches a prefix of `path`, element for element.
+pub(super) fn matches_prefix(pattern: &str, path: &str) -> bool {
+    let elements = pattern.split('/').count();
+    let mut cut = path.len();
+    let mut seen = 0;
+    for (position, byte) in path.bytes().enumerate() {
+        if byte == b'/' {
+            seen += 1;
+            if seen == elements {
+                cut = position;
+                break;
+            }
+        }
+    }
+    if seen + 1 < elements {
+        return false;
+    }
+    glob_match(pattern.as_bytes(), &path.as_bytes()[..cut])
+}
+
+/// Whether `element` has no glob syntax: it names exactly one thing.
+pub(super) fn is_literal(element: &str) -> bool {
+    !element.contains(['*', '?', '[', '\\'])
+}
+
+/// A pattern Go's `path.Match` would accept.
+pub(super) fn check(pattern: &str) -> Result<(), String> {
+    let bytes = pattern.as_bytes();
+    let mut position = 0;
+    while position < bytes.len() {
+        match bytes[position] {
+            b'\\' => {
+                if position + 1 >= bytes.len() {
+                    return Err("ends in a lone \\".into());
+                }
+                position += 2;
+            }
+            b'[' => match class_end(bytes, position) {
+                Some(end) => position = end,
+                None => return Err("has an unclosed [".into()),
+            },
+            _ => position += 1,
+        }
+    }
+    Ok(())
+}
+
+/// The index just past the `]` closing the class that starts at `start`.
+fn class_end(pattern: &[u8], start: usize) -> Option<usize> {
+    let mut position = start + 1;
+    if pattern.get(position) == Some(&b'^') {
+        position += 1;
+    }
+    let mut first = true;
+    while position < pattern.len() {
+        match pattern[position] {
+            b']' if !first => return Some(position + 1),
+            b'\\' => position += 2,
+            _ => position += 1,
+        }
+        first = false;
+    }
+    None
+}
+
+fn glob_match(pattern: &[u8], text: &[u8]) -> bool {
+    match pattern.split_first() {
+        None => text.is_empty(),
+        Some((b'*', rest)) => {
+            // `*` takes any run of non-separators, shortest first.
+            let mut taken = 0;
+            loop {
+                if glob_match(rest, &text[taken..]) {
+                    return true;
+                }
+                if taken == text.len() || text[taken] == b'/' {
+                    return false;
+                }
+                taken += 1;
+            }
+        }
+        Some((b'?', rest)) => {
+            matches!(text.first(), Some(&c) if c != b'/') && glob_match(rest, &text[1..])
+        }
+        Some((b'[', _)) => {
+            let Some(end) = class_end(pattern, 0) else {
+                return false;
+            };
+            match text.first() {
+                Some(&c) if c != b'/' && class_matches(&pattern[1..end - 1], c) => {
+                    glob_match(&pattern[end..], &text[1..])
+                }
+                _ => false,
+            }
+        }
+        Some((b'\\', rest)) => match (rest.split_first(), text.split_first()) {
+            (Some((p, rest)), Some((t, text))) if p == t => glob_match(rest, text),
+            _ => false,
+        },
+        Some((p, rest)) => match text.split_first() {
+            Some((t, text)) if p == t => glob_match(rest, text),
+            _ => false,
+        },
+    }
+}
+
+/// `class` is what is between `[` and `]`: an optional `^`, then characters and ranges.
+fn class_matches(class: &[u8], c: u8) -> bool {
+    let (negated, mut class) = match class.split_first() {
+        Some((b'^', rest)) => (true, rest),
+        _ => (false, class),
+    };
+    let mut found = false;
+    while let Some((&first, rest)) = class.split_first() {
+        let (low, rest) = match (first, rest.split_first()) {
+            (b'\\', Some((&escaped, rest))) => (escaped, rest),
+            _ => (first, rest),
+        };
+        let (high, rest) = match rest {
+            [b'-', b'\\', high, rest @ ..] => (*high, rest),
+            [b'-', high, rest @ ..] => (*high, rest),
+            _ => (low, rest),
+        };
+        found |= low <= c && c <= high;
+        class = rest;
+    }
+    found != negated
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefixes_match_as_goprivate_does() {
+        let cases = [
+            ("corp.example.com", "corp.example.com", true),
+            ("corp.example.com", "corp.example.com/a/b", true),
+            ("corp.example.com", "corp.example.community/a", false),
+            ("*.corp.example.com", "git.corp.example.com/x", true),
+            ("*.corp.example.com", "corp.example.com/x", false),
+            ("github.com/org/*", "github.com/org/repo/v2", true),
+            ("github.com/org/*", "github.com/org", false),
+            ("github.com/org/*", "github.com/other/repo", false),
+            ("github.com/o?g", "github.com/org/x", true),
+            ("github.com/[a-c]*", "github.com/bob/x", true),
+            ("github.com/[^a-c]*", "github.com/bob/x", false),
+            ("github.com/\\*", "github.com/*", true),
+            ("*", "anything.com/at/all", true),
+        ];
+        for (pattern, path, expected) in cases {
+            assert_eq!(
+                matches_prefix(pattern, path),
+                expected,
+                "{pattern} vs {path}"
+            );
+        }
+    }
+
+    #[test]
+    fn malformed_patterns_are_refused() {
+        assert!(check("a/[b").is_err());
+        assert!(check("a\\").is_err());
+        assert!(check("a/[]").is_err());
+        assert!(check("a/[]]").is_ok());
+        assert!(check("*.example.com/x?").is_ok());
+    }
+}

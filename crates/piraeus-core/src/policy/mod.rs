@@ -1,0 +1,373 @@
+//! The module policy: which modules may be fetched, which are served only from what is
+//! stored, which are sent to another proxy, which are refused, and an optional hook that
+//! approves each new version. A TOML file:
+//!
+//! ```toml
+//! [[rule]]
+//! pattern = "corp.example.com/*"   # GOPRIVATE-style glob list, matched on path prefixes
+//! action = "fetch"                 # fetch | async | cached-only | redirect | deny
+//! [[rule]]
+//! pattern = "github.com/banned/*"
+//! action = "deny"
+//! [[rule]]
+//! pattern = "golang.org/x/*"
+//! action = "redirect"
+//! redirect = "https://proxy.golang.org"
+//! [hook]
+//! url = "http://127.0.0.1:9000/approve"
+//! timeout = "5s"
+//! ```
+//!
+//! The first matching rule wins; no match means the global download mode. Before any rule, a
+//! module path whose host is internal (an IP address, `*.local`, `*.internal`, ...) is refused
+//! unless a `fetch` rule names that host literally: the go command would otherwise connect
+//! wherever a client's path points, inside the network too.
+
+mod glob;
+mod hook;
+
+use std::path::Path;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::error::{Error, Result};
+use crate::proxy::DownloadMode;
+use crate::settings::parse_duration;
+
+pub(crate) use hook::Hook;
+
+/// What a rule does with the modules it matches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Fetch on a miss and wait for it.
+    Fetch,
+    /// Fetch on a miss, answer 404 at once (the client moves on to its next GOPROXY entry).
+    Async,
+    /// Serve what is stored; never fetch.
+    CachedOnly,
+    /// Serve what is stored; send everything else to this GOPROXY URL.
+    Redirect(String),
+    /// Refuse, even what is stored (the bytes are kept).
+    Deny,
+}
+
+#[derive(Debug)]
+struct Rule {
+    /// 1-based, as the operator counts them in the file.
+    number: usize,
+    patterns: Vec<String>,
+    action: Action,
+}
+
+/// What the policy says about one module.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Decision<'a> {
+    /// Fetch misses; `Some` when a rule sets the download mode, else the global mode.
+    Fetch(Option<DownloadMode>),
+    CachedOnly,
+    Redirect(&'a str),
+    /// The 403 message.
+    Deny(String),
+}
+
+#[derive(Debug, Default)]
+pub struct Policy {
+    rules: Vec<Rule>,
+    hook: Option<Hook>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PolicyFile {
+    #[serde(default)]
+    rule: Vec<RuleFile>,
+    hook: Option<HookFile>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RuleFile {
+    pattern: String,
+    action: String,
+    redirect: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HookFile {
+    url: String,
+    timeout: Option<String>,
+}
+
+/// How long the hook may take when the file does not say.
+const DEFAULT_HOOK_TIMEOUT: Duration = Duration::from_secs(10);
+
+impl Policy {
+    pub fn load(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            Error::invalid(format!("cannot read the policy file {}", path.display())).with_source(e)
+        })?;
+        Self::parse(&text)
+            .map_err(|e| Error::invalid(format!("policy file {}: {}", path.display(), e.message())))
+    }
+
+    pub fn parse(text: &str) -> Result<Self> {
+        let file: PolicyFile = toml::from_str(text)
+            .map_err(|e| Error::invalid(e.message().to_string()).with_source(e))?;
+        let rules = file
+            .rule
+            .into_iter()
+            .enumerate()
+            .map(|(index, rule)| Rule::parse(index + 1, rule))
+            .collect::<Result<Vec<_>>>()?;
+        let hook = file
+            .hook
+            .map(|hook| {
+                let timeout = match hook.timeout.as_deref() {
+                    Some(text) => parse_duration(text)
+                        .map_err(|e| Error::invalid(format!("hook timeout: {e}")))?,
+                    None => DEFAULT_HOOK_TIMEOUT,
+                };
+                Hook::new(&hook.url, timeout)
+            })
+            .transpose()?;
+        Ok(Self { rules, hook })
+    }
+
+    pub(crate) fn hook(&self) -> Option<&Hook> {
+        self.hook.as_ref()
+    }
+
+    /// The rules and the built-in internal-host rule applied to `module`.
+    pub(crate) fn decide(&self, module: &str) -> Decision<'_> {
+        let matched = self
+            .rules
+            .iter()
+            .find_map(|rule| Some((rule, rule.matching_pattern(module)?)));
+        if is_internal_host(module) {
+            let named = matches!(matched, Some((rule, pattern))
+                if rule.action == Action::Fetch && glob::is_literal(first_element(pattern)));
+            if !named {
+                return Decision::Deny(format!(
+                    "{module}: modules on internal hosts (IP addresses, localhost, .local, \
+                     .internal, .home.arpa, .lan) are not fetched; a policy rule with action \
+                     \"fetch\" naming the host allows it"
+                ));
+            }
+        }
+        let Some((rule, pattern)) = matched else {
+            return Decision::Fetch(None);
+        };
+        match &rule.action {
+            Action::Fetch => Decision::Fetch(Some(DownloadMode::Sync)),
+            Action::Async => Decision::Fetch(Some(DownloadMode::Async)),
+            Action::CachedOnly => Decision::CachedOnly,
+            Action::Redirect(url) => Decision::Redirect(url),
+            Action::Deny => Decision::Deny(format!(
+                "{module} is denied by policy rule {} (pattern {pattern:?})",
+                rule.number
+            )),
+        }
+    }
+}
+
+impl Rule {
+    fn parse(number: usize, rule: RuleFile) -> Result<Self> {
+        let invalid = |why: String| Error::invalid(format!("rule {number}: {why}"));
+        let patterns: Vec<String> = rule
+            .pattern
+            .split(',')
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .map(str::to_string)
+            .collect();
+        if patterns.is_empty() {
+            return Err(invalid("the pattern is empty".into()));
+        }
+        for pattern in &patterns {
+            glob::check(pattern).map_err(|why| invalid(format!("pattern {pattern:?}: {why}")))?;
+        }
+        let action = match (rule.action.as_str(), rule.redirect) {
+            ("redirect", Some(url)) => {
+                if !(url.starts_with("https://") || url.starts_with("http://")) {
+                    return Err(invalid(format!("redirect {url:?} is not an http(s) URL")));
+                }
+                Action::Redirect(url.trim_end_matches('/').to_string())
+            }
+            ("redirect", None) => {
+                return Err(invalid(
+                    "action \"redirect\" needs redirect = \"URL\"".into(),
+                ));
+            }
+            (_, Some(_)) => {
+                return Err(invalid(
+                    "redirect = ... belongs only to action \"redirect\"".into(),
+                ));
+            }
+            ("fetch", None) => Action::Fetch,
+            ("async", None) => Action::Async,
+            ("cached-only", None) => Action::CachedOnly,
+            ("deny", None) => Action::Deny,
+            (other, None) => {
+                return Err(invalid(format!(
+                    "action {other:?} is not one of fetch, async, cached-only, redirect, deny"
+                )));
+            }
+        };
+        Ok(Self {
+            number,
+            patterns,
+            action,
+        })
+    }
+
+    /// The first of the rule's patterns that matches a prefix of `module`, as GOPRIVATE does.
+    fn matching_pattern(&self, module: &str) -> Option<&str> {
+        self.patterns
+            .iter()
+            .find(|pattern| glob::matches_prefix(pattern, module))
+            .map(String::as_str)
+    }
+}
+
+fn first_element(path: &str) -> &str {
+    path.split('/').next().unwrap_or(path)
+}
+
+/// Whether the module's host is one the proxy should not reach on a client's say-so.
+fn is_internal_host(module: &str) -> bool {
+    const INTERNAL_SUFFIXES: &[&str] = &[".local", ".localhost", ".internal", ".home.arpa", ".lan"];
+    let host = first_element(module);
+    let numeric = |label: &str| {
+        !label.is_empty()
+            && (label.bytes().all(|b| b.is_ascii_digit())
+                || label
+                    .strip_prefix("0x")
+                    .is_some_and(|hex| hex.bytes().all(|b| b.is_ascii_hexdigit())))
+    };
+    // No top-level domain is numeric, so a numeric last label is an address in some notation
+    // (127.0.0.1, 127.1, 0x7f.1), which git and curl all accept.
+    let address = host.rsplit('.').next().is_some_and(numeric);
+    address
+        || host == "localhost"
+        || !host.contains('.')
+        || INTERNAL_SUFFIXES
+            .iter()
+            .any(|suffix| host.ends_with(suffix))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EXAMPLE: &str = r#"
+        [[rule]]
+        pattern = "corp.example.com/*, 10.1.2.3"
+        action = "fetch"
+        [[rule]]
+        pattern = "github.com/banned/*"
+        action = "deny"
+        [[rule]]
+        pattern = "github.com/banned/*,github.com/frozen"
+        action = "cached-only"
+        [[rule]]
+        pattern = "golang.org/x"
+        action = "redirect"
+        redirect = "https://proxy.golang.org/"
+        [[rule]]
+        pattern = "slow.example.com"
+        action = "async"
+        [[rule]]
+        pattern = "*.internal"
+        action = "fetch"
+    "#;
+
+    #[test]
+    fn first_matching_rule_wins() {
+        let policy = Policy::parse(EXAMPLE).unwrap();
+        assert_eq!(
+            policy.decide("corp.example.com/team/lib"),
+            Decision::Fetch(Some(DownloadMode::Sync))
+        );
+        assert!(matches!(
+            policy.decide("github.com/banned/x/v2"),
+            Decision::Deny(message) if message.contains("rule 2")
+        ));
+        assert_eq!(policy.decide("github.com/frozen"), Decision::CachedOnly);
+        assert_eq!(policy.decide("github.com/frozen/sub"), Decision::CachedOnly);
+        assert_eq!(
+            policy.decide("golang.org/x/mod"),
+            Decision::Redirect("https://proxy.golang.org")
+        );
+        assert_eq!(
+            policy.decide("slow.example.com/m"),
+            Decision::Fetch(Some(DownloadMode::Async))
+        );
+        assert_eq!(policy.decide("github.com/other/x"), Decision::Fetch(None));
+        assert_eq!(policy.decide("github.com/bannedx/y"), Decision::Fetch(None));
+    }
+
+    #[test]
+    fn internal_hosts_need_a_fetch_rule_naming_them() {
+        let open = Policy::default();
+        for internal in [
+            "127.0.0.1/x",
+            "10.0.0.8/repo.git",
+            "127.1/x",
+            "0x7f.1/x",
+            "printer.local/x",
+            "db.internal/x",
+            "nas.home.arpa/x",
+            "router.lan/x",
+            "app.localhost/x",
+        ] {
+            assert!(
+                matches!(open.decide(internal), Decision::Deny(_)),
+                "{internal}"
+            );
+        }
+        for public in ["github.com/a/b", "example.com/m", "v1.example.com/x"] {
+            assert_eq!(open.decide(public), Decision::Fetch(None), "{public}");
+        }
+        let policy = Policy::parse(EXAMPLE).unwrap();
+        assert_eq!(
+            policy.decide("10.1.2.3/x"),
+            Decision::Fetch(Some(DownloadMode::Sync)),
+            "named literally by a fetch rule"
+        );
+        assert!(
+            matches!(policy.decide("db.internal/x"), Decision::Deny(_)),
+            "a wildcard host does not name it"
+        );
+        assert!(matches!(policy.decide("10.9.9.9/x"), Decision::Deny(_)));
+    }
+
+    #[test]
+    fn bad_files_are_refused_with_the_rule_number() {
+        for (text, expected) in [
+            (
+                "[[rule]]\npattern = \"a.com\"\naction = \"allow\"",
+                "rule 1: action",
+            ),
+            (
+                "[[rule]]\npattern = \"a.com\"\naction = \"redirect\"",
+                "needs redirect",
+            ),
+            (
+                "[[rule]]\npattern = \"a.com\"\naction = \"deny\"\nredirect = \"https://x\"",
+                "belongs only",
+            ),
+            ("[[rule]]\npattern = \" , \"\naction = \"deny\"", "empty"),
+            (
+                "[[rule]]\npattern = \"a.com/[\"\naction = \"deny\"",
+                "pattern",
+            ),
+            ("[[rules]]\npattern = \"a.com\"", "unknown field"),
+            ("[hook]\nurl = \"ftp://x\"", "hook"),
+        ] {
+            let error = Policy::parse(text).expect_err(text).to_string();
+            assert!(error.contains(expected), "{text:?}: {error}");
+        }
+    }
+}

@@ -1,0 +1,141 @@
+//! What must never leave the server: credentials in URLs (logs, index records, responses) and,
+//! in anything a client reads, local file paths and network addresses. The go command and git
+//! put all three in their messages ("open /srv/piraeus/.piraeus/work/...", "dial tcp
+//! 10.0.0.5:443", "https://user:token@host/..."), and a client needs none of them to fix a typo.
+
+use std::net::{IpAddr, SocketAddr};
+
+const HIDDEN_CREDENTIALS: &str = "***";
+const HIDDEN_PATH: &str = "<path>";
+const HIDDEN_ADDRESS: &str = "<address>";
+
+/// `text` with the user information of every `scheme://user:secret@host` replaced by `***`:
+/// for upstream settings (`https://user:secret@proxy,direct`) before they are logged or
+/// recorded, and for any message.
+pub fn credentials(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(position) = rest.find("://") {
+        let (before, after) = rest.split_at(position + 3);
+        out.push_str(before);
+        // The authority ends at the first character that cannot be in it.
+        let authority_end = after
+            .find(|c: char| matches!(c, '/' | '?' | '#' | ',' | '|') || c.is_whitespace())
+            .unwrap_or(after.len());
+        let authority = &after[..authority_end];
+        match authority.rfind('@') {
+            Some(at) => {
+                out.push_str(HIDDEN_CREDENTIALS);
+                out.push_str(&authority[at..]);
+            }
+            None => out.push_str(authority),
+        }
+        rest = &after[authority_end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// A message as a client may read it: credentials, absolute paths (and `file:` URLs) and IP
+/// addresses replaced by placeholders; the rest, such as "unknown revision v1.2.3", kept.
+pub fn for_client(text: &str) -> String {
+    let text = credentials(text);
+    let mut out = String::with_capacity(text.len());
+    let mut word = String::new();
+    for c in text.chars() {
+        if c.is_whitespace() {
+            out.push_str(&redact_word(&word));
+            word.clear();
+            out.push(c);
+        } else {
+            word.push(c);
+        }
+    }
+    out.push_str(&redact_word(&word));
+    out
+}
+
+/// One whitespace-separated word, judged without the quotes and punctuation around it.
+fn redact_word(word: &str) -> String {
+    // Not brackets: `[::1]:443` is an address in them.
+    let opening = |c: char| matches!(c, '"' | '\'' | '(' | '<' | '`');
+    let closing = |c: char| matches!(c, '"' | '\'' | ')' | '>' | '`' | ',' | ';' | ':' | '.');
+    let start = word.len() - word.trim_start_matches(opening).len();
+    let end = word.trim_end_matches(closing).len().max(start);
+    let core = &word[start..end];
+    let replacement = if core.starts_with("file:") || (core.starts_with('/') && core.len() > 1) {
+        Some(HIDDEN_PATH)
+    } else if is_address(core) {
+        Some(HIDDEN_ADDRESS)
+    } else {
+        None
+    };
+    match replacement {
+        Some(hidden) => format!("{}{hidden}{}", &word[..start], &word[end..]),
+        None => word.to_string(),
+    }
+}
+
+/// An IP address, with or without a port (Go writes `10.0.0.1:53` and `[::1]:443`).
+fn is_address(word: &str) -> bool {
+    word.parse::<IpAddr>().is_ok()
+        || word.parse::<SocketAddr>().is_ok()
+        || word
+            .strip_prefix('[')
+            .and_then(|w| w.strip_suffix(']'))
+            .is_some_and(|w| w.parse::<IpAddr>().is_ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_in_urls_and_lists_are_hidden() {
+        assert_eq!(
+            credentials("https://user:secret@proxy.example/x,direct"),
+            "https://***@proxy.example/x,direct"
+        );
+        assert_eq!(
+            credentials("http://a:b@one|https://two,https://tok@three"),
+            "http://***@one|https://two,https://***@three"
+        );
+        assert_eq!(credentials("direct"), "direct");
+        assert_eq!(
+            credentials("fatal: unable to access 'https://x:y@git.example/r/': 403"),
+            "fatal: unable to access 'https://***@git.example/r/': 403"
+        );
+    }
+
+    #[test]
+    fn paths_and_addresses_are_hidden_and_the_explanation_kept() {
+        assert_eq!(
+            for_client("example.test/m.git@v9.0.0: invalid version: unknown revision v9.0.0"),
+            "example.test/m.git@v9.0.0: invalid version: unknown revision v9.0.0"
+        );
+        assert_eq!(
+            for_client("open /srv/data/.piraeus/work/fetch-1/go.mod: permission denied"),
+            "open <path>: permission denied"
+        );
+        assert_eq!(
+            for_client("fatal: '/tmp/repos/x.git' does not appear to be a git repository"),
+            "fatal: '<path>' does not appear to be a git repository"
+        );
+        assert_eq!(
+            for_client("git fetch file:///tmp/t/repos/m.git failed"),
+            "git fetch <path> failed"
+        );
+        assert_eq!(
+            for_client("dial tcp: lookup nope.example on 10.255.255.53:53: no such host"),
+            "dial tcp: lookup nope.example on <address>: no such host"
+        );
+        assert_eq!(
+            for_client("dial tcp [::1]:443: connect: connection refused"),
+            "dial tcp <address>: connect: connection refused"
+        );
+        assert_eq!(
+            for_client("https://u:p@h.example/x said 404"),
+            "https://***@h.example/x said 404"
+        );
+    }
+}

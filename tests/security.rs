@@ -1,0 +1,658 @@
+//! The trust boundary of `piraeus serve`: client tokens over https with the real go command,
+//! the module policy and its hook (counting go command runs), and error bodies that reveal
+//! nothing about the machine.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::common::{Sandbox, http_get, invocations};
+
+/// A self-signed certificate for 127.0.0.1, made now: (certificate, key) PEM files.
+fn tls_files(sandbox: &Sandbox) -> (PathBuf, PathBuf) {
+    let certified =
+        rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string(), "localhost".to_string()])
+            .unwrap();
+    let cert = sandbox.path().join("cert.pem");
+    let key = sandbox.path().join("key.pem");
+    std::fs::write(&cert, certified.cert.pem()).unwrap();
+    std::fs::write(&key, certified.signing_key.serialize_pem()).unwrap();
+    (cert, key)
+}
+
+/// `piraeus token new NAME`: the secret is the last line of stdout.
+fn new_token(tokens: &Path, name: &str) -> String {
+    let output = Command::new(env!("CARGO_BIN_EXE_piraeus"))
+        .args(["token", "new", name, "--auth-file"])
+        .arg(tokens)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    stdout.lines().last().unwrap().to_string()
+}
+
+fn token_command(arguments: &[&str], tokens: &Path) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_piraeus"))
+        .arg("token")
+        .args(arguments)
+        .arg("--auth-file")
+        .arg(tokens)
+        .output()
+        .unwrap()
+}
+
+/// A GET over https trusting `cert`, with an optional `Authorization` header.
+fn https_get(
+    address: &str,
+    path: &str,
+    cert: &Path,
+    authorization: Option<&str>,
+) -> (u16, String, String) {
+    use rustls_pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    for certificate in rustls_pki_types::CertificateDer::pem_file_iter(cert).unwrap() {
+        roots.add(certificate.unwrap()).unwrap();
+    }
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::aws_lc_rs::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let name = rustls_pki_types::ServerName::try_from("127.0.0.1").unwrap();
+    let connection = rustls::ClientConnection::new(Arc::new(config), name).unwrap();
+    let socket = TcpStream::connect(address).unwrap();
+    let mut stream = rustls::StreamOwned::new(connection, socket);
+    let mut request = format!("GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n");
+    if let Some(authorization) = authorization {
+        request.push_str(&format!("Authorization: {authorization}\r\n"));
+    }
+    request.push_str("\r\n");
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut raw = Vec::new();
+    // The server closes without a TLS close_notify at times; what arrived is the answer.
+    let _ = stream.read_to_end(&mut raw);
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or(0);
+    (status, head.to_lowercase(), body.to_string())
+}
+
+fn basic(user: &str, password: &str) -> String {
+    use base64::Engine;
+    let encoded = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+    format!("Basic {encoded}")
+}
+
+#[test]
+fn go_command_authenticates_over_https_with_netrc_or_url_credentials() {
+    let sandbox = Sandbox::new();
+    let repo = sandbox.module("private.git");
+    repo.commit("v1");
+    repo.tag("v1.0.0");
+    let (cert, key) = tls_files(&sandbox);
+    let tokens = sandbox.path().join("tokens.json");
+    let secret = new_token(&tokens, "ci");
+    let server = sandbox.start_server_with(
+        &[
+            "--auth-file",
+            tokens.to_str().unwrap(),
+            "--tls-cert",
+            cert.to_str().unwrap(),
+            "--tls-key",
+            key.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert!(server.url().starts_with("https://"));
+    let target = "example.test/private.git@v1.0.0";
+    let direct = sandbox.client("direct", "direct").download(&[target]);
+    let netrc = sandbox.path().join("netrc");
+    let client = |name: &str, goproxy: &str| {
+        sandbox
+            .client(name, goproxy)
+            .with_env("SSL_CERT_FILE", &cert)
+            .with_env("NETRC", &netrc)
+    };
+
+    // No credentials: the go command gets 401 and gives up.
+    let refused = client("anonymous", &server.url()).download(&[target]);
+    assert!(refused[0].error.contains("401"), "{refused:?}");
+
+    // From .netrc, as the go command sends for https only.
+    let host = server.address.split(':').next().unwrap().to_string();
+    std::fs::write(
+        &netrc,
+        format!("machine {host} login ci password {secret}\n"),
+    )
+    .unwrap();
+    assert_eq!(client("netrc", &server.url()).download(&[target]), direct);
+
+    // In the GOPROXY URL.
+    std::fs::remove_file(&netrc).unwrap();
+    let with_credentials = server
+        .url()
+        .replace("https://", &format!("https://ci:{secret}@"));
+    assert_eq!(client("url", &with_credentials).download(&[target]), direct);
+
+    // A wrong secret.
+    let wrong = server.url().replace("https://", "https://ci:0000@");
+    let refused = client("wrong", &wrong).download(&[target]);
+    assert!(refused[0].error.contains("401"), "{refused:?}");
+
+    // The 401 tells an outsider nothing: the same for a stored module and a made-up one;
+    // /healthz needs no token.
+    let stored = https_get(
+        &server.address,
+        "/example.test/private.git/@v/v1.0.0.info",
+        &cert,
+        None,
+    );
+    let made_up = https_get(
+        &server.address,
+        "/example.test/nope.git/@v/v9.9.9.info",
+        &cert,
+        Some(&basic("ci", "x")),
+    );
+    for (status, head, body) in [&stored, &made_up] {
+        assert_eq!(*status, 401);
+        assert!(
+            head.contains("www-authenticate: basic realm=\"piraeus\""),
+            "{head}"
+        );
+        assert!(head.contains("content-type: text/plain"), "{head}");
+        assert_eq!(body, "unauthorized: missing or wrong credentials\n");
+    }
+    assert_eq!(https_get(&server.address, "/healthz", &cert, None).0, 200);
+    let authorised = https_get(
+        &server.address,
+        "/example.test/private.git/@v/v1.0.0.info",
+        &cert,
+        Some(&basic("ci", &secret)),
+    );
+    assert_eq!(authorised.0, 200, "{authorised:?}");
+
+    // A token added to the file works without a restart; a revoked one stops working.
+    let second = new_token(&tokens, "laptop");
+    let listed = token_command(&["list"], &tokens);
+    let listed = String::from_utf8(listed.stdout).unwrap();
+    assert!(
+        listed.contains("ci\t") && listed.contains("laptop\t"),
+        "{listed}"
+    );
+    assert!(!std::fs::read_to_string(&tokens).unwrap().contains(&second));
+    let second_url = server
+        .url()
+        .replace("https://", &format!("https://laptop:{second}@"));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let status = https_get(
+            &server.address,
+            "/version",
+            &cert,
+            Some(&basic("laptop", &second)),
+        )
+        .0;
+        if status == 200 || Instant::now() > deadline {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(client("second", &second_url).download(&[target]), direct);
+    assert!(
+        token_command(&["revoke", "laptop"], &tokens)
+            .status
+            .success()
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while https_get(
+        &server.address,
+        "/version",
+        &cert,
+        Some(&basic("laptop", &second)),
+    )
+    .0 != 401
+    {
+        assert!(Instant::now() < deadline, "the revoked token still works");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let refused = client("revoked", &second_url).download(&[target]);
+    assert!(refused[0].error.contains("401"), "{refused:?}");
+    assert!(
+        !token_command(&["revoke", "laptop"], &tokens)
+            .status
+            .success()
+    );
+    assert!(!server.log().contains(&secret), "secrets are never logged");
+}
+
+#[test]
+fn plain_http_with_tokens_warns_that_tls_must_be_in_front() {
+    let sandbox = Sandbox::new();
+    let tokens = sandbox.path().join("tokens.json");
+    let secret = new_token(&tokens, "ci");
+    let server = sandbox.start_server_with(&["--auth-file", tokens.to_str().unwrap()], &[]);
+    assert!(
+        server.log().contains("TLS-terminating proxy"),
+        "{}",
+        server.log()
+    );
+    let refused = http_get(&server.address, "/example.test/x.git/@v/list").unwrap();
+    assert_eq!(refused.status, 401);
+    assert_eq!(
+        refused.header("www-authenticate"),
+        Some("Basic realm=\"piraeus\"")
+    );
+    assert_eq!(http_get(&server.address, "/healthz").unwrap().status, 200);
+    // The secret itself works (the go command would refuse to send it over http, curl does not).
+    let mut stream = TcpStream::connect(&server.address).unwrap();
+    write!(
+        stream,
+        "GET /version HTTP/1.1\r\nHost: x\r\nAuthorization: {}\r\nConnection: close\r\n\r\n",
+        basic("ci", &secret)
+    )
+    .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+}
+
+/// A policy server: one go wrapper counting runs, and a second plain server as redirect target.
+#[test]
+fn policy_rules_apply_in_order_and_internal_hosts_are_refused() {
+    let sandbox = Sandbox::new();
+    let repos: Vec<_> = [
+        "denied.git",
+        "frozen.git",
+        "redirected.git",
+        "later.git",
+        "open.git",
+    ]
+    .into_iter()
+    .map(|name| {
+        let repo = sandbox.module(name);
+        repo.commit("v1");
+        repo.tag("v1.0.0");
+        repo
+    })
+    .collect();
+    // Stored before the policy applies.
+    let before = sandbox.start_server();
+    sandbox.client("fill", &before.url()).download(&[
+        "example.test/denied.git@v1.0.0",
+        "example.test/frozen.git@v1.0.0",
+    ]);
+    before.stop();
+    let frozen = &repos[1];
+    frozen.write("more.go", "package frozen\n");
+    frozen.commit("v1.1");
+    frozen.tag("v1.1.0");
+
+    let other_data = sandbox.path().join("other-data");
+    let other = sandbox.start_server_with(&["--data-dir", other_data.to_str().unwrap()], &[]);
+    let policy = sandbox.path().join("policy.toml");
+    std::fs::write(
+        &policy,
+        format!(
+            r#"
+[[rule]]
+pattern = "example.test/denied.git"
+action = "deny"
+[[rule]]
+pattern = "example.test/frozen.git"
+action = "cached-only"
+[[rule]]
+pattern = "example.test/redirected.git"
+action = "redirect"
+redirect = "{}"
+[[rule]]
+pattern = "example.test/later.git"
+action = "async"
+[[rule]]
+pattern = "example.test/*"
+action = "fetch"
+"#,
+            other.url()
+        ),
+    )
+    .unwrap();
+    let (go, counter) = sandbox.counting_go();
+    let server = sandbox.start_server_with(
+        &[
+            "--policy",
+            policy.to_str().unwrap(),
+            "--go",
+            go.to_str().unwrap(),
+        ],
+        &[],
+    );
+    let runs = |module: &str| invocations(&counter, module);
+
+    // deny: 403 naming the rule, even for what is stored; the bytes stay.
+    for path in [
+        "/example.test/denied.git/@v/v1.0.0.info",
+        "/example.test/denied.git/@v/list",
+        "/example.test/denied.git/@latest",
+    ] {
+        let response = server.get(path);
+        assert_eq!(response.status, 403, "{path}");
+        assert!(response.text().contains("rule 1"), "{}", response.text());
+        assert!(
+            response
+                .header("content-type")
+                .unwrap()
+                .starts_with("text/plain")
+        );
+    }
+    assert!(
+        sandbox
+            .data_dir()
+            .join("example.test/denied.git/@v/v1.0.0.zip")
+            .is_file()
+    );
+    assert_eq!(runs("denied.git"), 0);
+
+    // cached-only: what is stored is served; v1.1.0, tagged since, is not fetched.
+    assert_eq!(
+        server.get("/example.test/frozen.git/@v/v1.0.0.info").status,
+        200
+    );
+    assert_eq!(
+        server.get("/example.test/frozen.git/@v/v1.1.0.info").status,
+        404
+    );
+    assert_eq!(
+        server.get("/example.test/frozen.git/@v/list").text(),
+        "v1.0.0\n"
+    );
+    assert_eq!(runs("frozen.git"), 0);
+
+    // redirect: nothing stored here, so everything goes to the other proxy, which the go
+    // command follows.
+    let response = server.get("/example.test/redirected.git/@v/v1.0.0.zip");
+    assert_eq!(response.status, 302);
+    assert_eq!(
+        response.header("location"),
+        Some(format!("{}/example.test/redirected.git/@v/v1.0.0.zip", other.url()).as_str())
+    );
+    let downloaded = sandbox
+        .client("redirected", &server.url())
+        .download(&["example.test/redirected.git@v1.0.0"]);
+    assert!(downloaded[0].error.is_empty(), "{downloaded:?}");
+    assert_eq!(runs("redirected.git"), 0);
+
+    // async: 404 at once while the fetch runs, then stored.
+    let first = server.get("/example.test/later.git/@v/v1.0.0.info");
+    assert_eq!(first.status, 404, "{}", first.text());
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while server.get("/example.test/later.git/@v/v1.0.0.info").status != 200 {
+        assert!(Instant::now() < deadline, "the async fetch never completed");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    // The catch-all rule fetches as usual.
+    crate::common::assert_same_as_direct(
+        &sandbox,
+        &server,
+        "open",
+        &["example.test/open.git@v1.0.0"],
+    );
+    assert!(runs("open.git") > 0);
+
+    // Internal hosts: refused before any go command, unless a fetch rule names them.
+    for path in [
+        "/127.0.0.1/x/@v/list",
+        "/127.0.0.1/x/@v/v1.0.0.info",
+        "/10.0.0.1/repo.git/@latest",
+        "/printer.local/x/@v/v1.0.0.zip",
+        "/db.internal/x/@v/master.info",
+        "/127.1/x/@v/list",
+    ] {
+        let response = server.get(path);
+        assert_eq!(response.status, 403, "{path}: {}", response.text());
+        assert!(
+            response.text().contains("internal hosts"),
+            "{}",
+            response.text()
+        );
+    }
+    for host in [
+        "127.0.0.1",
+        "10.0.0.1",
+        "printer.local",
+        "db.internal",
+        "127.1",
+    ] {
+        assert_eq!(runs(host), 0, "{host}");
+    }
+}
+
+/// A loopback approval hook: answers per module as `decide` says, counting calls.
+struct HookServer {
+    url: String,
+    calls: Arc<Mutex<Vec<String>>>,
+}
+
+impl HookServer {
+    fn start(decide: fn(&str) -> (u16, Duration)) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/approve", listener.local_addr().unwrap());
+        let calls = Arc::new(Mutex::new(Vec::new()));
+        let recorded = calls.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let recorded = recorded.clone();
+                std::thread::spawn(move || {
+                    let mut reader = BufReader::new(stream.try_clone().unwrap());
+                    let mut length = 0;
+                    loop {
+                        let mut line = String::new();
+                        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                            return;
+                        }
+                        if let Some(value) = line.to_lowercase().strip_prefix("content-length:") {
+                            length = value.trim().parse().unwrap();
+                        }
+                        if line == "\r\n" {
+                            break;
+                        }
+                    }
+                    let mut body = vec![0; length];
+                    reader.read_exact(&mut body).unwrap();
+                    let request: serde_json::Value = serde_json::from_slice(&body).unwrap();
+                    let module = request["module"].as_str().unwrap().to_string();
+                    assert!(request["version"].as_str().unwrap().starts_with('v'));
+                    recorded.lock().unwrap().push(module.clone());
+                    let (status, delay) = decide(&module);
+                    std::thread::sleep(delay);
+                    let mut stream = stream;
+                    let _ = write!(
+                        stream,
+                        "HTTP/1.1 {status} X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                    );
+                });
+            }
+        });
+        Self { url, calls }
+    }
+
+    fn calls(&self, module: &str) -> usize {
+        self.calls
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|m| m.contains(module))
+            .count()
+    }
+}
+
+#[test]
+fn approval_hook_allows_denies_and_fails_closed() {
+    let sandbox = Sandbox::new();
+    for name in ["approved.git", "refused.git", "broken.git", "slow.git"] {
+        let repo = sandbox.module(name);
+        repo.commit("v1");
+        repo.tag("v1.0.0");
+    }
+    let hook = HookServer::start(|module| match module {
+        m if m.contains("refused") => (403, Duration::ZERO),
+        m if m.contains("broken") => (500, Duration::ZERO),
+        m if m.contains("slow") => (200, Duration::from_secs(5)),
+        _ => (204, Duration::ZERO),
+    });
+    let policy = sandbox.path().join("policy.toml");
+    std::fs::write(
+        &policy,
+        format!("[hook]\nurl = \"{}\"\ntimeout = \"1s\"\n", hook.url),
+    )
+    .unwrap();
+    let (go, counter) = sandbox.counting_go();
+    let server = sandbox.start_server_with(
+        &[
+            "--policy",
+            policy.to_str().unwrap(),
+            "--go",
+            go.to_str().unwrap(),
+        ],
+        &[],
+    );
+    let runs = |module: &str| invocations(&counter, module);
+
+    // Approved: stored, and asked once only.
+    crate::common::assert_same_as_direct(
+        &sandbox,
+        &server,
+        "approved",
+        &["example.test/approved.git@v1.0.0"],
+    );
+    crate::common::assert_same_as_direct(
+        &sandbox,
+        &server,
+        "again",
+        &["example.test/approved.git@v1.0.0"],
+    );
+    assert_eq!(hook.calls("approved.git"), 1);
+
+    // Refused: 403, no go command, nothing stored; the decision is remembered.
+    for _ in 0..2 {
+        let response = server.get("/example.test/refused.git/@v/v1.0.0.zip");
+        assert_eq!(response.status, 403, "{}", response.text());
+        assert!(
+            response.text().contains("approval hook"),
+            "{}",
+            response.text()
+        );
+    }
+    assert_eq!(hook.calls("refused.git"), 1);
+    assert_eq!(runs("refused.git"), 0);
+    assert!(!sandbox.data_dir().join("example.test/refused.git").exists());
+
+    // A hook that fails or does not answer in time refuses for now: 502, fail closed.
+    for module in ["broken.git", "slow.git"] {
+        let started = Instant::now();
+        let response = server.get(&format!("/example.test/{module}/@v/v1.0.0.info"));
+        assert_eq!(response.status, 502, "{module}: {}", response.text());
+        assert!(
+            started.elapsed() < Duration::from_secs(4),
+            "{module} waited for the hook"
+        );
+        assert_eq!(runs(module), 0, "{module}");
+        assert!(
+            !sandbox
+                .data_dir()
+                .join(format!("example.test/{module}"))
+                .exists()
+        );
+    }
+}
+
+#[test]
+fn error_bodies_reveal_no_paths_passwords_or_addresses() {
+    let sandbox = Sandbox::new();
+    let repo = sandbox.module("fine.git");
+    repo.commit("v1");
+    repo.tag("v1.0.0");
+    // An upstream proxy with credentials that is down; `|` falls back to direct on any error,
+    // so fetches still work and every stored record names the upstream.
+    let upstream = "http://piraeus:hunter2@127.0.0.1:9/|direct";
+    let server = sandbox.start_server_with(&["--upstream", upstream], &[]);
+    let downloaded = sandbox
+        .client("fine", &server.url())
+        .download(&["example.test/fine.git@v1.0.0"]);
+    assert!(downloaded[0].error.is_empty(), "{downloaded:?}");
+
+    let data_dir = sandbox.data_dir().display().to_string();
+    let sandbox_path = sandbox.path().display().to_string();
+    let paths = [
+        "/example.test/missing.git/@v/list",
+        "/example.test/missing.git/@v/v1.0.0.info",
+        "/example.test/missing.git/@latest",
+        "/example.test/fine.git/@v/v9.9.9.info",
+        "/example.test/fine.git/@v/nosuchbranch.info",
+        "/example.test/fine.git/@v/v2.0.0.mod",
+        "/127.0.0.1/x/@v/list",
+        "/example.com/%zz/@v/list",
+        "/example.test/fine.git/@v/v1.0.0.tar",
+        "/readyz",
+    ];
+    for path in paths {
+        let response = server.get(path);
+        let body = response.text();
+        assert!(response.status >= 200, "{path}");
+        for secret in [
+            data_dir.as_str(),
+            sandbox_path.as_str(),
+            "hunter2",
+            "/tmp/",
+            ".piraeus",
+        ] {
+            assert!(
+                !body.contains(secret),
+                "{path} answered {body:?}, which contains {secret:?}"
+            );
+        }
+        assert!(response.header("x-request-id").is_some(), "{path}");
+    }
+    // The go command's explanation of a typo is kept.
+    let typo = server.get("/example.test/fine.git/@v/v9.9.9.info");
+    assert_eq!(typo.status, 404);
+    assert!(typo.text().contains("v9.9.9"), "{}", typo.text());
+
+    // Nor do the logs or the index hold the password.
+    assert!(!server.log().contains("hunter2"), "{}", server.log());
+    server.stop();
+    for entry in walk(&sandbox.data_dir()) {
+        let bytes = std::fs::read(&entry).unwrap();
+        assert!(
+            !bytes.windows(7).any(|w| w == b"hunter2"),
+            "{} holds the upstream password",
+            entry.display()
+        );
+    }
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            files.extend(walk(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
+}
