@@ -796,8 +796,40 @@ fn template_rules_refuse_unsafe_or_incomplete_parameters() {
     assert_eq!(with_domain["SslSupportMethod"], "sni-only");
     let (acl_name, acl) = only_resource_of_type(&template, "AWS::WAFv2::WebACL");
     assert_eq!(acl["Properties"]["Scope"], "CLOUDFRONT");
-    assert_eq!(acl["Properties"]["DefaultAction"], json!({"Block": {}}));
+    assert_eq!(
+        acl["Properties"]["DefaultAction"],
+        json!({"Fn::If": ["HasAllowList", {"Block": {}}, {"Allow": {}}]})
+    );
     assert_eq!(referenced(&config["WebACLId"]["Fn::If"][1]), Some(acl_name));
+    let rules = acl["Properties"]["Rules"].as_array().unwrap();
+    let rate = &rules[0]["Fn::If"][1];
+    assert_eq!(rate["Statement"]["RateBasedStatement"]["AggregateKeyType"], "IP");
+
+    // Artifacts are written once, whoever writes: the bucket refuses unconditional puts.
+    let (_, bucket_policy) = only_resource_of_type(&template, "AWS::S3::BucketPolicy");
+    let statements = bucket_policy["Properties"]["PolicyDocument"]["Statement"]
+        .as_array()
+        .unwrap();
+    assert!(
+        statements.iter().any(|statement| statement["Effect"] == "Deny"
+            && statement["Action"] == "s3:PutObject"
+            && statement["Condition"]["Null"]["s3:if-none-match"] == "true"),
+        "{statements:#?}"
+    );
+    // Misses cannot use up the account: the fetch function has reserved concurrency, and one
+    // retry at most.
+    let (_, fetch) = resources_of_type(&template, "AWS::Serverless::Function")
+        .into_iter()
+        .find(|(_, function)| function["Metadata"]["BuildProperties"]["Binary"] == "piraeus-fetch")
+        .unwrap();
+    assert_eq!(
+        fetch["Properties"]["ReservedConcurrentExecutions"],
+        json!({"Ref": "FetchConcurrency"})
+    );
+    assert_eq!(
+        fetch["Properties"]["EventInvokeConfig"]["MaximumRetryAttempts"],
+        1
+    );
 }
 
 #[test]
