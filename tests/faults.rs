@@ -220,3 +220,69 @@ fn a_full_download_queue_answers_503_and_lookups_are_not_starved() {
         200
     );
 }
+
+/// Two instances sharing one index (here two servers on one data directory, as serve
+/// functions share the table): concurrent lists run one go command between them, through the
+/// index's refresh lease; once an answer exists, a refresh after its TTL keeps serving the
+/// last answer to everyone who is not the one asking.
+#[test]
+fn instances_sharing_an_index_refresh_an_answer_once() {
+    let sandbox = Sandbox::new();
+    let repo = sandbox.module("shared.git");
+    repo.commit("one");
+    repo.tag("v1.0.0");
+    let (counting_go, counter) = sandbox.counting_go();
+    let arguments = ["--go", counting_go.to_str().unwrap(), "--answer-ttl", "2s"];
+    let servers = [
+        sandbox.start_server_with(&arguments, &[]),
+        sandbox.start_server_with(&arguments, &[]),
+    ];
+    let ask_all = || {
+        let requests: Vec<_> = (0..16)
+            .map(|n| {
+                let address = servers[n % 2].address.clone();
+                std::thread::spawn(move || {
+                    crate::common::http_get(&address, "/example.test/shared.git/@v/list")
+                        .expect("answers")
+                })
+            })
+            .collect();
+        requests
+            .into_iter()
+            .map(|request| request.join().unwrap())
+            .collect::<Vec<_>>()
+    };
+    for response in ask_all() {
+        assert_eq!((response.status, response.text()), (200, "v1.0.0\n".into()));
+    }
+    assert_eq!(
+        invocations(&counter, "shared.git"),
+        1,
+        "16 requests on two instances"
+    );
+
+    repo.write("two.go", "package shared\n");
+    repo.commit("two");
+    repo.tag("v1.1.0");
+    std::thread::sleep(std::time::Duration::from_millis(2200));
+    let outcomes: Vec<String> = ask_all()
+        .iter()
+        .map(|response| {
+            assert_eq!(response.status, 200);
+            response
+                .header("x-piraeus-cache")
+                .unwrap_or("-")
+                .to_string()
+        })
+        .collect();
+    assert_eq!(invocations(&counter, "shared.git"), 2, "{outcomes:?}");
+    assert!(outcomes.iter().any(|o| o == "miss"), "{outcomes:?}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while servers[1].get("/example.test/shared.git/@v/list").text() != "v1.0.0\nv1.1.0\n" {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the refreshed answer never arrived"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}

@@ -803,7 +803,10 @@ fn template_rules_refuse_unsafe_or_incomplete_parameters() {
     assert_eq!(referenced(&config["WebACLId"]["Fn::If"][1]), Some(acl_name));
     let rules = acl["Properties"]["Rules"].as_array().unwrap();
     let rate = &rules[0]["Fn::If"][1];
-    assert_eq!(rate["Statement"]["RateBasedStatement"]["AggregateKeyType"], "IP");
+    assert_eq!(
+        rate["Statement"]["RateBasedStatement"]["AggregateKeyType"],
+        "IP"
+    );
 
     // Artifacts are written once, whoever writes: the bucket refuses unconditional puts.
     let (_, bucket_policy) = only_resource_of_type(&template, "AWS::S3::BucketPolicy");
@@ -811,9 +814,11 @@ fn template_rules_refuse_unsafe_or_incomplete_parameters() {
         .as_array()
         .unwrap();
     assert!(
-        statements.iter().any(|statement| statement["Effect"] == "Deny"
-            && statement["Action"] == "s3:PutObject"
-            && statement["Condition"]["Null"]["s3:if-none-match"] == "true"),
+        statements
+            .iter()
+            .any(|statement| statement["Effect"] == "Deny"
+                && statement["Action"] == "s3:PutObject"
+                && statement["Condition"]["Null"]["s3:if-none-match"] == "true"),
         "{statements:#?}"
     );
     // Misses cannot use up the account: the fetch function has reserved concurrency, and one

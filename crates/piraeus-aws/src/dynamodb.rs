@@ -364,8 +364,10 @@ impl Index for DynamoIndex {
             .send()
             .await
             .map_err(|e| storage_error("get cached answer", e))?;
+        // An item with only a refresh lease holds no answer yet.
         output
             .item
+            .filter(|item| item.contains_key("body"))
             .map(|item| {
                 Ok(CachedAnswer {
                     body: get_string(&item, "body")?,
@@ -388,10 +390,40 @@ impl Index for DynamoIndex {
                 schema::EXPIRES_AT,
                 number(answer.fetched_at / 1000 + ANSWER_RETENTION.as_secs() as i64),
             )
-            .condition_expression("attribute_not_exists(pk) OR fetched_at <= :fetched_at")
+            // A put replaces the whole item, which also ends a refresh lease on it.
+            .condition_expression("attribute_not_exists(fetched_at) OR fetched_at <= :fetched_at")
             .expression_attribute_values(":fetched_at", number(answer.fetched_at));
         // A newer answer already stored wins over this slower refresh.
         conditional("put cached answer", request.send().await).map(drop)
+    }
+
+    async fn claim_refresh(
+        &self,
+        key: &AnswerKey,
+        holder: &str,
+        lease_expires: i64,
+        now: i64,
+    ) -> Result<bool> {
+        let request = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(schema::PARTITION_KEY, string(answer_partition(key)))
+            .key(schema::SORT_KEY, string(ANSWER_SORT_KEY))
+            // A lease on a key with no answer yet must not keep the item forever.
+            .update_expression(
+                "SET refresh_holder = :holder, refresh_expires = :expires, \
+                 expires_at = if_not_exists(expires_at, :retention)",
+            )
+            .condition_expression("attribute_not_exists(refresh_expires) OR refresh_expires < :now")
+            .expression_attribute_values(":holder", string(holder))
+            .expression_attribute_values(":expires", number(lease_expires))
+            .expression_attribute_values(":now", number(now))
+            .expression_attribute_values(
+                ":retention",
+                number(now / 1000 + ANSWER_RETENTION.as_secs() as i64),
+            );
+        conditional("claim answer refresh", request.send().await)
     }
 
     async fn feed(&self, after: Option<&FeedCursor>, limit: usize) -> Result<Vec<StoredVersion>> {

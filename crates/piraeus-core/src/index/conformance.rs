@@ -19,6 +19,7 @@ pub async fn run(index: Arc<dyn Index>) {
     ready_records_are_immutable(index.as_ref(), &module).await;
     claims_race_to_one_winner(std::slice::from_ref(&index), &module, "v2.0.0+incompatible").await;
     answers_cache(index.as_ref(), &module).await;
+    refresh_leases(index.as_ref(), &module).await;
     feed_orders_by_ingest_time(index.as_ref(), &module).await;
 }
 
@@ -124,6 +125,56 @@ async fn lease_lifecycle(index: &dyn Index, module: &str) {
             .unwrap(),
         "a failed version can be claimed again"
     );
+}
+
+async fn refresh_leases(index: &dyn Index, module: &str) {
+    let key = AnswerKey::List {
+        module: format!("{module}/refresh"),
+    };
+    assert!(
+        index
+            .claim_refresh(&key, "one", 2_000, 1_000)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        index.cached_answer(&key).await.unwrap(),
+        None,
+        "a lease is not an answer"
+    );
+    assert!(
+        !index
+            .claim_refresh(&key, "two", 3_000, 1_500)
+            .await
+            .unwrap(),
+        "a live refresh lease cannot be claimed"
+    );
+    assert!(
+        index
+            .claim_refresh(&key, "two", 4_000, 2_500)
+            .await
+            .unwrap(),
+        "an expired one can"
+    );
+    let answer = CachedAnswer {
+        body: "v1.0.0\n".into(),
+        fetched_at: 2_600,
+    };
+    index.put_cached_answer(&key, &answer).await.unwrap();
+    assert_eq!(index.cached_answer(&key).await.unwrap(), Some(answer));
+    assert!(
+        index
+            .claim_refresh(&key, "three", 5_000, 2_700)
+            .await
+            .unwrap(),
+        "an answer put ends the lease"
+    );
+    let newer = CachedAnswer {
+        body: "v1.0.0\nv1.1.0\n".into(),
+        fetched_at: 2_800,
+    };
+    index.put_cached_answer(&key, &newer).await.unwrap();
+    assert_eq!(index.cached_answer(&key).await.unwrap(), Some(newer));
 }
 
 async fn ready_records_are_immutable(index: &dyn Index, module: &str) {

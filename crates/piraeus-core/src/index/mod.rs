@@ -156,6 +156,8 @@ impl StoredVersion {
 /// - `claim_fetch` succeeds for exactly one caller at a time: when the version is absent, failed,
 ///   or its lease has expired (`lease_expires < now`). Concurrent claims: one winner.
 /// - `mark_failed` and `renew_lease` only apply while `holder` still holds the lease.
+/// - `claim_refresh` succeeds for one caller at a time per answer key, until its lease expires
+///   or an answer for the key is put (which ends the lease).
 /// - `feed` lists ready versions ordered by (`fetched_at`, module, version), strictly after the
 ///   cursor.
 #[async_trait]
@@ -195,8 +197,19 @@ pub trait Index: Send + Sync {
     /// Every ready version of one module, in no particular order.
     async fn stored_versions(&self, module: &str) -> Result<Vec<StoredVersion>>;
     async fn cached_answer(&self, key: &AnswerKey) -> Result<Option<CachedAnswer>>;
-    /// Replaces the cached answer (answers are not artifacts: they are meant to change).
+    /// Replaces the cached answer (answers are not artifacts: they are meant to change), and
+    /// ends any refresh lease on the key.
     async fn put_cached_answer(&self, key: &AnswerKey, answer: &CachedAnswer) -> Result<()>;
+    /// Tries to take the lease to refresh `key` from upstream until `lease_expires`: `true`
+    /// when no one else holds a live one. Lets one instance of many ask upstream while the
+    /// others serve the last answer.
+    async fn claim_refresh(
+        &self,
+        key: &AnswerKey,
+        holder: &str,
+        lease_expires: i64,
+        now: i64,
+    ) -> Result<bool>;
     /// Ready versions in ingest order, after `after`, at most `limit`.
     async fn feed(&self, after: Option<&FeedCursor>, limit: usize) -> Result<Vec<StoredVersion>>;
 }

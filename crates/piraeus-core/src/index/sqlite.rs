@@ -44,6 +44,11 @@ CREATE TABLE IF NOT EXISTS answers (
     body TEXT NOT NULL,
     fetched_at INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS refreshes (
+    key TEXT PRIMARY KEY,
+    holder TEXT NOT NULL,
+    lease_expires INTEGER NOT NULL
+);
 ";
 
 const READY_COLUMNS: &str =
@@ -64,6 +69,10 @@ fn purge_expired(connection: &Connection, now: i64) -> rusqlite::Result<()> {
     connection.execute(
         "DELETE FROM answers WHERE fetched_at < ?1",
         params![now - millis(ANSWER_RETENTION)],
+    )?;
+    connection.execute(
+        "DELETE FROM refreshes WHERE lease_expires < ?1",
+        params![now],
     )?;
     Ok(())
 }
@@ -324,7 +333,28 @@ impl Index for SqliteIndex {
                  WHERE excluded.fetched_at >= answers.fetched_at",
                 params![key, answer.body, answer.fetched_at],
             )?;
+            connection.execute("DELETE FROM refreshes WHERE key = ?1", params![key])?;
             Ok(())
+        })
+        .await
+    }
+
+    async fn claim_refresh(
+        &self,
+        key: &AnswerKey,
+        holder: &str,
+        lease_expires: i64,
+        now: i64,
+    ) -> Result<bool> {
+        let (key, holder) = (key.storage_key(), holder.to_string());
+        self.with(move |connection| {
+            let changed = connection.execute(
+                "INSERT INTO refreshes (key, holder, lease_expires) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (key) DO UPDATE SET holder = excluded.holder, lease_expires = excluded.lease_expires
+                 WHERE refreshes.lease_expires < ?4",
+                params![key, holder, lease_expires, now],
+            )?;
+            Ok(changed == 1)
         })
         .await
     }

@@ -64,6 +64,10 @@ impl DownloadMode {
     }
 }
 
+/// How long one instance may ask upstream for an answer before another may ask too. Lookups
+/// take seconds; one that takes longer is asked again, not waited for forever.
+const REFRESH_LEASE: Duration = Duration::from_secs(30);
+
 /// How long a presigned redirect for a large zip stays valid.
 const REDIRECT_VALIDITY: Duration = Duration::from_secs(15 * 60);
 
@@ -496,9 +500,11 @@ impl Proxy {
     }
 
     /// The answer for `key`: fresh from the cache, else from `ask`, remembered either way
-    /// (upstream's "not found" too, for the not-found TTL). One `ask` per key at a time in this
-    /// process: concurrent requests wait for it and read what it remembered. The outer error
-    /// is the index failing; the inner says why there is no answer, with the last good one.
+    /// (upstream's "not found" too, for the not-found TTL). One `ask` per key at a time: in
+    /// this process a turn lock, across instances the index's refresh lease. Whoever does not
+    /// get to ask serves the last answer at once when there is one, and otherwise waits for
+    /// the asker's. The outer error is the index failing; the inner says why there is no
+    /// answer, with the last good one.
     async fn answer<Ask, Asking>(
         &self,
         key: &AnswerKey,
@@ -516,18 +522,30 @@ impl Proxy {
             refreshing.entry(key.clone()).or_default().clone()
         };
         let outcome = async {
-            let _turn = lock.lock().await;
+            let _turn = match lock.try_lock() {
+                Ok(turn) => turn,
+                Err(_) => {
+                    // Someone here is asking already: the last answer will do meanwhile.
+                    if let Some(last) = self.last_answer(key).await? {
+                        return Ok(Ok(served(last, CacheOutcome::Stale)));
+                    }
+                    lock.lock().await
+                }
+            };
             // Whoever held the turn before may have just answered.
             if let Some(fresh) = self.fresh_answer(key).await? {
                 return Ok(fresh);
             }
-            let last =
-                self.index.cached_answer(key).await?.and_then(|answer| {
-                    match Remembered::of(&answer) {
-                        Remembered::Answer(body) => Some(body),
-                        Remembered::NotFound(_) => None,
-                    }
-                });
+            let last = self.last_answer(key).await?;
+            if !self.claim_refresh(key).await? {
+                // Another instance is asking.
+                if let Some(last) = last {
+                    return Ok(Ok(served(last, CacheOutcome::Stale)));
+                }
+                if let Some(answer) = self.await_other_refresh(key).await? {
+                    return Ok(answer);
+                }
+            }
             match ask().await {
                 Ok(body) => {
                     self.remember(key, body.clone()).await?;
@@ -548,6 +566,42 @@ impl Proxy {
             refreshing.remove(key);
         }
         outcome
+    }
+
+    /// The cached answer however old, unless it is a remembered "not found".
+    async fn last_answer(&self, key: &AnswerKey) -> Result<Option<String>> {
+        Ok(self
+            .index
+            .cached_answer(key)
+            .await?
+            .and_then(|answer| match Remembered::of(&answer) {
+                Remembered::Answer(body) => Some(body),
+                Remembered::NotFound(_) => None,
+            }))
+    }
+
+    async fn claim_refresh(&self, key: &AnswerKey) -> Result<bool> {
+        let now = now_millis();
+        let expires = now + millis(REFRESH_LEASE);
+        self.index
+            .claim_refresh(key, &self.new_lease_holder(), expires, now)
+            .await
+    }
+
+    /// Waits (bounded by the refresh lease) for another instance's refresh of `key`; `None`
+    /// when it did not answer in time, and this instance should ask itself.
+    async fn await_other_refresh(
+        &self,
+        key: &AnswerKey,
+    ) -> Result<Option<Result<Served<String>, Unanswered>>> {
+        let deadline = Instant::now() + REFRESH_LEASE;
+        while Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            if let Some(fresh) = self.fresh_answer(key).await? {
+                return Ok(Some(fresh));
+            }
+        }
+        Ok(None)
     }
 
     /// A cached answer still within its TTL, or a remembered "not found" within the not-found
