@@ -9,7 +9,7 @@ use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::common::{Sandbox, http_get, invocations};
+use crate::common::{Sandbox, Server, http_get, invocations};
 
 /// A self-signed certificate for 127.0.0.1, made now: (certificate, key) PEM files.
 fn tls_files(sandbox: &Sandbox) -> (PathBuf, PathBuf) {
@@ -270,7 +270,22 @@ fn plain_http_with_tokens_warns_that_tls_must_be_in_front() {
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
 }
 
-/// A policy server: one go wrapper counting runs, and a second plain server as redirect target.
+/// `piraeus serve --policy FILE` with a go command that counts its runs (in the returned file).
+fn start_with_policy(sandbox: &Sandbox, policy: &Path) -> (Server, PathBuf) {
+    let (go, counter) = sandbox.counting_go();
+    let server = sandbox.start_server_with(
+        &[
+            "--policy",
+            policy.to_str().unwrap(),
+            "--go",
+            go.to_str().unwrap(),
+        ],
+        &[],
+    );
+    (server, counter)
+}
+
+/// Each action in order, with a second plain server as the redirect target.
 #[test]
 fn policy_rules_apply_in_order_and_internal_hosts_are_refused() {
     let sandbox = Sandbox::new();
@@ -329,16 +344,7 @@ action = "fetch"
         ),
     )
     .unwrap();
-    let (go, counter) = sandbox.counting_go();
-    let server = sandbox.start_server_with(
-        &[
-            "--policy",
-            policy.to_str().unwrap(),
-            "--go",
-            go.to_str().unwrap(),
-        ],
-        &[],
-    );
+    let (server, counter) = start_with_policy(&sandbox, &policy);
     let runs = |module: &str| invocations(&counter, module);
 
     // deny: 403 naming the rule, even for what is stored; the bytes stay.
@@ -519,16 +525,7 @@ fn approval_hook_allows_denies_and_fails_closed() {
         format!("[hook]\nurl = \"{}\"\ntimeout = \"1s\"\n", hook.url),
     )
     .unwrap();
-    let (go, counter) = sandbox.counting_go();
-    let server = sandbox.start_server_with(
-        &[
-            "--policy",
-            policy.to_str().unwrap(),
-            "--go",
-            go.to_str().unwrap(),
-        ],
-        &[],
-    );
+    let (server, counter) = start_with_policy(&sandbox, &policy);
     let runs = |module: &str| invocations(&counter, module);
 
     // Approved: stored, and asked once only.
