@@ -73,7 +73,10 @@ pub fn build(
         fetcher.clone(),
         lease,
     ));
-    let trigger = Arc::new(InProcessTrigger::new(ingester));
+    let trigger = Arc::new(InProcessTrigger::new(
+        ingester,
+        config.max_concurrent_fetches + config.max_queued,
+    ));
     let settings = ProxySettings {
         answer_ttl: config.answer_ttl,
         not_found_ttl: config.not_found_ttl,

@@ -173,29 +173,41 @@ impl GoToolchain {
                 self.config.go_binary.display()
             ))
         })?;
-        let process_group = child.id();
-        match tokio::time::timeout(self.config.timeout, child.wait_with_output()).await {
-            Ok(Ok(output)) => Ok((
-                GoOutput {
-                    scratch: scratch.path().display().to_string(),
-                    success: output.status.success(),
-                    stdout: output.stdout,
-                    stderr: String::from_utf8_lossy(&output.stderr).trim().to_string(),
-                },
-                scratch,
-            )),
-            Ok(Err(e)) => Err(Error::upstream(format!("go command failed to run: {e}"))),
-            Err(_) => {
-                if let Some(group) = process_group {
-                    // SAFETY: kill(2) with a negative pid signals the group we created above.
-                    unsafe { libc::kill(-(group as i32), libc::SIGKILL) };
-                }
-                Err(Error::upstream(format!(
-                    "go {} timed out after {}s",
-                    arguments.join(" "),
-                    self.config.timeout.as_secs()
-                )))
+        // Whether the go command ends, times out or is abandoned (a cancelled request, the
+        // server's shutdown deadline), its whole group goes with it: git and ssh too.
+        let mut group = ProcessGroup(child.id());
+        let outcome = tokio::time::timeout(self.config.timeout, child.wait_with_output()).await;
+        match outcome {
+            Ok(Ok(output)) => {
+                group.0 = None;
+                Ok((
+                    GoOutput {
+                        scratch: scratch.path().display().to_string(),
+                        success: output.status.success(),
+                        stdout: output.stdout,
+                        stderr: String::from_utf8_lossy(&output.stderr).trim().to_string(),
+                    },
+                    scratch,
+                ))
             }
+            Ok(Err(e)) => Err(Error::upstream(format!("go command failed to run: {e}"))),
+            Err(_) => Err(Error::upstream(format!(
+                "go {} timed out after {}s",
+                arguments.join(" "),
+                self.config.timeout.as_secs()
+            ))),
+        }
+    }
+}
+
+/// Kills the process group it names when dropped, unless it was cleared first.
+struct ProcessGroup(Option<u32>);
+
+impl Drop for ProcessGroup {
+    fn drop(&mut self) {
+        if let Some(group) = self.0 {
+            // SAFETY: kill(2) with a negative pid signals the group the go command leads.
+            unsafe { libc::kill(-(group as i32), libc::SIGKILL) };
         }
     }
 }

@@ -7,11 +7,12 @@ pub mod ingest;
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 pub use go::{GoToolchain, GoToolchainConfig};
 pub use ingest::Ingester;
@@ -64,25 +65,52 @@ pub trait FetchTrigger: Send + Sync {
     async fn trigger(&self, module: &str, version: &str, holder: &str) -> Result<()>;
 }
 
-/// Runs the ingest as a task in this process.
+/// Runs the ingest as a task in this process, refusing at once (503, "retry shortly") when as
+/// many fetches are running or waiting as the go command's download limit and queue allow, so
+/// the request or prefetch that asked learns it was not started.
 pub(crate) struct InProcessTrigger {
     ingester: Arc<Ingester>,
+    in_flight: Arc<AtomicUsize>,
+    capacity: usize,
 }
 
 impl InProcessTrigger {
-    pub fn new(ingester: Arc<Ingester>) -> Self {
-        Self { ingester }
+    pub fn new(ingester: Arc<Ingester>, capacity: usize) -> Self {
+        Self {
+            ingester,
+            in_flight: Arc::new(AtomicUsize::new(0)),
+            capacity,
+        }
+    }
+}
+
+/// One fetch counted while its task lives, however it ends.
+struct InFlight(Arc<AtomicUsize>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
 #[async_trait]
 impl FetchTrigger for InProcessTrigger {
     async fn trigger(&self, module: &str, version: &str, holder: &str) -> Result<()> {
+        if self.in_flight.fetch_add(1, Ordering::Relaxed) >= self.capacity {
+            self.in_flight.fetch_sub(1, Ordering::Relaxed);
+            crate::telemetry::metrics::queue_full("download");
+            return Err(Error::pending(format!(
+                "the download queue is full ({} fetches running or waiting); retry shortly",
+                self.capacity
+            )));
+        }
+        let counted = InFlight(self.in_flight.clone());
         let ingester = self.ingester.clone();
         let (module, version, holder) =
             (module.to_string(), version.to_string(), holder.to_string());
         // A task of its own, so a client that hangs up does not abandon a fetch others wait on.
         tokio::spawn(async move {
+            let _counted = counted;
             // The outcome is recorded in the index, where waiters read it; errors were logged.
             let _ = ingester.ingest(&module, &version, &holder).await;
         });

@@ -7,7 +7,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use super::{NO_STORE, TEXT};
+use super::{NO_STORE, RequestFacts, TEXT};
 use crate::auth::Authenticator;
 
 /// The token a request was allowed with.
@@ -33,7 +33,7 @@ pub(super) async fn require_token(
         return response;
     }
     let challenge = HeaderValue::from_static("Basic realm=\"piraeus\"");
-    (
+    let mut response = (
         StatusCode::UNAUTHORIZED,
         [
             (header::WWW_AUTHENTICATE, challenge),
@@ -42,5 +42,10 @@ pub(super) async fn require_token(
         ],
         "unauthorized: missing or wrong credentials\n",
     )
-        .into_response()
+        .into_response();
+    response.extensions_mut().insert(RequestFacts {
+        route: "unauthorized",
+        outcome: None,
+    });
+    response
 }

@@ -1,4 +1,4 @@
-//! The axum router: the same [`Router`] serves locally (`axum::serve`) and in the serve Lambda
+//! The axum router: the same [`Router`] serves locally (`piraeus serve`'s HTTP server) and in the serve Lambda
 //! function (`lambda_http::run`). One file per concern: [`route`] parses GOPROXY paths,
 //! `goproxy` answers them, `health` and `prefetch` are the other endpoints, `reply` builds
 //! responses and `log` writes one line per request.

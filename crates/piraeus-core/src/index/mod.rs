@@ -68,10 +68,12 @@ impl FetchFailure {
             | ErrorKind::Invalid) => kind,
             ErrorKind::Storage => ErrorKind::Upstream,
         };
+        // What failed in storage (keys, paths, buckets) is in the log line, not in the record
+        // every waiting client is answered from.
         let message = if kind == error.kind() {
             error.message().to_string()
         } else {
-            error.to_string()
+            "the proxy could not store the version; retry shortly".to_string()
         };
         Self { kind, message }
     }

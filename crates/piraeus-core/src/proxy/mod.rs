@@ -404,6 +404,15 @@ impl Proxy {
             })
             .await?;
         match refreshed {
+            // An older answer (served while another request refreshes) may predate versions
+            // stored since.
+            Ok(Served {
+                value,
+                outcome: CacheOutcome::Stale,
+            }) => Ok(served(
+                merge_versions(parse_list(&value), stored().await?),
+                CacheOutcome::Stale,
+            )),
             Ok(Served { value, outcome }) => Ok(served(parse_list(&value), outcome)),
             Err(Unanswered { error, last }) => {
                 if error.kind() != ErrorKind::NotFound {

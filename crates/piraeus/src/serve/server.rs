@@ -46,6 +46,7 @@ pub async fn run(
     let connections = Arc::new(Semaphore::new(limits.max_connections));
     let (stop, stopping) = watch::channel(false);
     let tracker = TaskTracker::new();
+    let (mut refused, mut last_refusal_logged) = (0u64, None);
     tokio::pin!(shutdown);
     loop {
         let stream = tokio::select! {
@@ -62,10 +63,18 @@ pub async fn run(
             () = &mut shutdown => break,
         };
         let Ok(permit) = connections.clone().try_acquire_owned() else {
-            tracing::warn!(
-                max_connections = limits.max_connections,
-                "connection limit reached; closing a new connection"
-            );
+            refused += 1;
+            // Once a second at most: a flood of connections must not become a flood of logs.
+            if last_refusal_logged.is_none_or(|at: Instant| at.elapsed() >= Duration::from_secs(1))
+            {
+                tracing::warn!(
+                    max_connections = limits.max_connections,
+                    refused,
+                    "connection limit reached; closing new connections"
+                );
+                last_refusal_logged = Some(Instant::now());
+                refused = 0;
+            }
             continue;
         };
         let _ = stream.set_nodelay(true);
