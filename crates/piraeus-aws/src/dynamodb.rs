@@ -426,6 +426,20 @@ impl Index for DynamoIndex {
         conditional("claim answer refresh", request.send().await)
     }
 
+    async fn release_refresh(&self, key: &AnswerKey, holder: &str) -> Result<()> {
+        let request = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(schema::PARTITION_KEY, string(answer_partition(key)))
+            .key(schema::SORT_KEY, string(ANSWER_SORT_KEY))
+            .update_expression("REMOVE refresh_holder, refresh_expires")
+            .condition_expression("refresh_holder = :holder")
+            .expression_attribute_values(":holder", string(holder));
+        // Not held (expired and taken, or an answer was put): nothing to give up.
+        conditional("release answer refresh", request.send().await).map(drop)
+    }
+
     async fn feed(&self, after: Option<&FeedCursor>, limit: usize) -> Result<Vec<StoredVersion>> {
         let after_key = after
             .map(|c| feed_key(c.fetched_at, &c.module, &c.version))

@@ -139,6 +139,9 @@ struct State {
     hashes: HashMap<String, [u8; 32]>,
     /// `Authorization` value → token name.
     verified: HashMap<String, String>,
+    /// Bumped by every reload, so a check that read the old tokens cannot put a revoked
+    /// token back into `verified` after the reload emptied it.
+    generation: u64,
 }
 
 impl Authenticator {
@@ -159,6 +162,7 @@ impl Authenticator {
                 stamp: None,
                 hashes: HashMap::new(),
                 verified: HashMap::new(),
+                generation: 0,
             }),
         };
         let mut state = authenticator
@@ -175,14 +179,18 @@ impl Authenticator {
     pub fn allows(&self, authorization: Option<&str>) -> Option<String> {
         let authorization = authorization?;
         self.reload_if_due();
-        let name = {
+        let (name, generation) = {
             let state = self.state.read().unwrap_or_else(|p| p.into_inner());
             if let Some(name) = state.verified.get(authorization) {
                 return Some(name.clone());
             }
-            verify(&state.hashes, authorization)?
+            (verify(&state.hashes, authorization)?, state.generation)
         };
         let mut state = self.state.write().unwrap_or_else(|p| p.into_inner());
+        if state.generation != generation {
+            // The tokens changed since this check: its answer stands for this request only.
+            return Some(name);
+        }
         if state.verified.len() >= VERIFIED_CAPACITY {
             state.verified.clear();
         }
@@ -209,6 +217,7 @@ impl Authenticator {
             tracing::error!(error = %error.chain(), "cannot read the token file; refusing every client until it is fixed");
             state.hashes.clear();
             state.verified.clear();
+            state.generation += 1;
             state.stamp = None;
         }
     }
@@ -238,6 +247,7 @@ impl Authenticator {
         tracing::info!(tokens = hashes.len(), "token file loaded");
         state.hashes = hashes;
         state.verified.clear();
+        state.generation += 1;
         state.stamp = stamp;
         Ok(())
     }

@@ -64,16 +64,33 @@ fn redact_word(word: &str) -> String {
     let end = word.trim_end_matches(closing).len().max(start);
     let core = &word[start..end];
     let replacement = if core.starts_with("file:") || (core.starts_with('/') && core.len() > 1) {
-        Some(HIDDEN_PATH)
+        Some(HIDDEN_PATH.to_string())
     } else if is_address(core) {
-        Some(HIDDEN_ADDRESS)
+        Some(HIDDEN_ADDRESS.to_string())
     } else {
-        None
+        url_with_address_hidden(core)
     };
     match replacement {
         Some(hidden) => format!("{}{hidden}{}", &word[..start], &word[end..]),
         None => word.to_string(),
     }
+}
+
+/// A URL whose host is an IP address (an internal proxy or repository), with the address
+/// hidden; `None` for anything else.
+fn url_with_address_hidden(word: &str) -> Option<String> {
+    let (scheme, rest) = word.split_once("://")?;
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, path) = rest.split_at(authority_end);
+    let (user, host_port) = match authority.rsplit_once('@') {
+        Some((user, host_port)) => (Some(user), host_port),
+        None => (None, authority),
+    };
+    if !is_address(host_port) {
+        return None;
+    }
+    let user = user.map(|user| format!("{user}@")).unwrap_or_default();
+    Some(format!("{scheme}://{user}{HIDDEN_ADDRESS}{path}"))
 }
 
 /// An IP address, with or without a port (Go writes `10.0.0.1:53` and `[::1]:443`).
@@ -136,6 +153,18 @@ mod tests {
         assert_eq!(
             for_client("https://u:p@h.example/x said 404"),
             "https://***@h.example/x said 404"
+        );
+        assert_eq!(
+            for_client("reading http://10.0.0.7:3000/m/@v/list: 404 Not Found"),
+            "reading http://<address>/m/@v/list: 404 Not Found"
+        );
+        assert_eq!(
+            for_client("fatal: unable to access 'https://10.1.2.3/typo.git/': not found"),
+            "fatal: unable to access 'https://<address>/typo.git/': not found"
+        );
+        assert_eq!(
+            for_client("https://[fd00::1]:8443/x"),
+            "https://<address>/x"
         );
     }
 }

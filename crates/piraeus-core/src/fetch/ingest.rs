@@ -12,7 +12,7 @@ use super::{Download, Fetcher};
 use crate::clock::{millis, now_millis};
 use crate::error::{Error, Result};
 use crate::golang::checksum;
-use crate::index::{FetchFailure, Index, StoredVersion};
+use crate::index::{FetchFailure, Index, StoredVersion, VersionStatus};
 use crate::proxy::artifact::{ArtifactKind, artifact_key};
 use crate::store::{BlobSource, BlobStore, PutOutcome};
 
@@ -53,14 +53,14 @@ impl Ingester {
                 "{module}@{version} is being fetched by another fetcher"
             )));
         }
+        // Ends only when the lease is lost (it lapsed, and another fetcher took over): this
+        // fetch then stops, leaving the work to that one.
         let heartbeat = async {
             loop {
                 tokio::time::sleep(self.lease / 3).await;
                 match self.renew_lease(module, version, holder).await {
                     Ok(true) => {}
-                    Ok(false) => {
-                        tracing::warn!(module, version, "the fetch lease was lost while fetching")
-                    }
+                    Ok(false) => return,
                     Err(error) => {
                         tracing::warn!(module, version, error = %error.chain(), "cannot renew the fetch lease")
                     }
@@ -70,7 +70,12 @@ impl Ingester {
         let started = std::time::Instant::now();
         let outcome = tokio::select! {
             outcome = self.fetch_and_store(module, version) => outcome,
-            () = heartbeat => unreachable!("the heartbeat never ends"),
+            () = heartbeat => {
+                tracing::warn!(module, version, "the fetch lease passed to another fetcher; stopping");
+                return Err(Error::pending(format!(
+                    "{module}@{version} is being fetched by another fetcher"
+                )));
+            }
         };
         match outcome {
             Ok(record) => {
@@ -108,11 +113,19 @@ impl Ingester {
         }
     }
 
+    /// Renews `holder`'s lease, or claims it again when it lapsed and nobody took it. Never
+    /// over a recorded failure: that is an answer (a denial, a missing version) that a late
+    /// event must not overturn.
     async fn take_lease(&self, module: &str, version: &str, holder: &str) -> Result<bool> {
         if self.renew_lease(module, version, holder).await? {
             return Ok(true);
         }
         let now = now_millis();
+        match self.index.version(module, version).await? {
+            VersionStatus::Absent => {}
+            VersionStatus::Fetching { lease_expires, .. } if lease_expires < now => {}
+            _ => return Ok(false),
+        }
         self.index
             .claim_fetch(module, version, holder, now + millis(self.lease), now)
             .await

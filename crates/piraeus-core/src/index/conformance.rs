@@ -156,6 +156,19 @@ async fn refresh_leases(index: &dyn Index, module: &str) {
             .unwrap(),
         "an expired one can"
     );
+    index.release_refresh(&key, "one").await.unwrap();
+    assert!(
+        !index.claim_refresh(&key, "x", 4_000, 2_550).await.unwrap(),
+        "only the holder releases its lease"
+    );
+    index.release_refresh(&key, "two").await.unwrap();
+    assert!(
+        index
+            .claim_refresh(&key, "two", 4_000, 2_560)
+            .await
+            .unwrap(),
+        "a released lease can be claimed at once"
+    );
     let answer = CachedAnswer {
         body: "v1.0.0\n".into(),
         fetched_at: 2_600,

@@ -158,8 +158,8 @@ impl StoredVersion {
 /// - `claim_fetch` succeeds for exactly one caller at a time: when the version is absent, failed,
 ///   or its lease has expired (`lease_expires < now`). Concurrent claims: one winner.
 /// - `mark_failed` and `renew_lease` only apply while `holder` still holds the lease.
-/// - `claim_refresh` succeeds for one caller at a time per answer key, until its lease expires
-///   or an answer for the key is put (which ends the lease).
+/// - `claim_refresh` succeeds for one caller at a time per answer key, until its lease expires,
+///   its holder releases it, or an answer for the key is put (which ends the lease).
 /// - `feed` lists ready versions ordered by (`fetched_at`, module, version), strictly after the
 ///   cursor.
 #[async_trait]
@@ -212,6 +212,9 @@ pub trait Index: Send + Sync {
         lease_expires: i64,
         now: i64,
     ) -> Result<bool>;
+    /// Gives up `holder`'s refresh lease on `key` (upstream failed: someone may ask again at
+    /// once); nothing when it holds none.
+    async fn release_refresh(&self, key: &AnswerKey, holder: &str) -> Result<()>;
     /// Ready versions in ingest order, after `after`, at most `limit`.
     async fn feed(&self, after: Option<&FeedCursor>, limit: usize) -> Result<Vec<StoredVersion>>;
 }

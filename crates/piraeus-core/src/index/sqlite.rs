@@ -359,6 +359,18 @@ impl Index for SqliteIndex {
         .await
     }
 
+    async fn release_refresh(&self, key: &AnswerKey, holder: &str) -> Result<()> {
+        let (key, holder) = (key.storage_key(), holder.to_string());
+        self.with(move |connection| {
+            connection.execute(
+                "DELETE FROM refreshes WHERE key = ?1 AND holder = ?2",
+                params![key, holder],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
     async fn feed(&self, after: Option<&FeedCursor>, limit: usize) -> Result<Vec<StoredVersion>> {
         let after = after.cloned().unwrap_or(FeedCursor {
             fetched_at: i64::MIN,

@@ -27,6 +27,7 @@ mod glob;
 mod hook;
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -74,7 +75,7 @@ pub(crate) enum Decision<'a> {
 #[derive(Debug, Default)]
 pub struct Policy {
     rules: Vec<Rule>,
-    hook: Option<Hook>,
+    hook: Option<Arc<Hook>>,
 }
 
 #[derive(Deserialize)]
@@ -129,14 +130,14 @@ impl Policy {
                         .map_err(|e| Error::invalid(format!("hook timeout: {e}")))?,
                     None => DEFAULT_HOOK_TIMEOUT,
                 };
-                Hook::new(&hook.url, timeout)
+                Hook::new(&hook.url, timeout).map(Arc::new)
             })
             .transpose()?;
         Ok(Self { rules, hook })
     }
 
-    pub(crate) fn hook(&self) -> Option<&Hook> {
-        self.hook.as_ref()
+    pub(crate) fn hook(&self) -> Option<Arc<Hook>> {
+        self.hook.clone()
     }
 
     /// The rules and the built-in internal-host rule applied to `module`.
@@ -151,7 +152,7 @@ impl Policy {
             if !named {
                 return Decision::Deny(format!(
                     "{module}: modules on internal hosts (IP addresses, localhost, .local, \
-                     .internal, .home.arpa, .lan) are not fetched; a policy rule with action \
+                     .internal, .svc, .lan, ...) are not fetched; a policy rule with action \
                      \"fetch\" naming the host allows it"
                 ));
             }
@@ -237,7 +238,22 @@ fn first_element(path: &str) -> &str {
 
 /// Whether the module's host is one the proxy should not reach on a client's say-so.
 fn is_internal_host(module: &str) -> bool {
-    const INTERNAL_SUFFIXES: &[&str] = &[".local", ".localhost", ".internal", ".home.arpa", ".lan"];
+    // A deny-list of names that resolve inside networks: mDNS, RFC 6762's and 8375's
+    // private zones, Kubernetes service DNS, /etc/hosts' localdomain and common private TLDs.
+    const INTERNAL_SUFFIXES: &[&str] = &[
+        ".local",
+        ".localhost",
+        ".localdomain",
+        ".internal",
+        ".home.arpa",
+        ".lan",
+        ".svc",
+        ".cluster.local",
+        ".intranet",
+        ".corp",
+        ".home",
+        ".private",
+    ];
     let host = first_element(module);
     let numeric = |label: &str| {
         !label.is_empty()
@@ -321,6 +337,9 @@ mod tests {
             "nas.home.arpa/x",
             "router.lan/x",
             "app.localhost/x",
+            "localhost.localdomain/x",
+            "kubernetes.default.svc/x",
+            "git.corp/x",
         ] {
             assert!(
                 matches!(open.decide(internal), Decision::Deny(_)),

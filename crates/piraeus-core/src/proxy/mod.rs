@@ -181,6 +181,39 @@ impl Remembered {
     }
 }
 
+/// A request's share of the per-key turn lock: when the last one goes, however the request
+/// ends (answered, failed, or dropped because the client hung up), so does the map entry.
+struct TurnEntry<'a> {
+    map: &'a Mutex<HashMap<AnswerKey, Arc<tokio::sync::Mutex<()>>>>,
+    key: &'a AnswerKey,
+    lock: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl<'a> TurnEntry<'a> {
+    fn enter(
+        map: &'a Mutex<HashMap<AnswerKey, Arc<tokio::sync::Mutex<()>>>>,
+        key: &'a AnswerKey,
+    ) -> Self {
+        let lock = map
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(key.clone())
+            .or_default()
+            .clone();
+        Self { map, key, lock }
+    }
+}
+
+impl Drop for TurnEntry<'_> {
+    fn drop(&mut self) {
+        let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
+        // The map's reference and ours: nobody else waits for this key.
+        if Arc::strong_count(&self.lock) <= 2 {
+            map.remove(self.key);
+        }
+    }
+}
+
 /// Why an answer could not be given, and the last good answer to fall back on.
 struct Unanswered {
     error: Error,
@@ -356,22 +389,34 @@ impl Proxy {
         if !claimed {
             return Ok(FetchState::Fetching);
         }
-        let approved_and_triggered = async {
-            if let Some(hook) = self.policy.hook() {
-                hook.approve(module, version).await?;
+        // A task of its own, so a client that hangs up while the hook is asked cannot leave the
+        // lease claimed with nothing started: everyone would wait for it to expire.
+        let (index, trigger, hook) = (self.index.clone(), self.trigger.clone(), self.policy.hook());
+        let (module_owned, version_owned) = (module.to_string(), version.to_string());
+        let started = tokio::spawn(async move {
+            let (module, version) = (module_owned.as_str(), version_owned.as_str());
+            let approved_and_triggered = async {
+                if let Some(hook) = hook {
+                    hook.approve(module, version).await?;
+                }
+                trigger.trigger(module, version, &holder).await
+            };
+            if let Err(error) = approved_and_triggered.await {
+                // Record the failure (or the hook's refusal) under our lease, or every request
+                // for this version would wait until the lease expired for a fetch that never
+                // started; requests within the failure TTL get the same answer without asking
+                // again.
+                let failure = FetchFailure::from_error(&error);
+                index
+                    .mark_failed(module, version, &holder, &failure, now_millis())
+                    .await?;
+                return Err(error);
             }
-            self.trigger.trigger(module, version, &holder).await
-        };
-        if let Err(error) = approved_and_triggered.await {
-            // Record the failure (or the hook's refusal) under our lease, or every request for
-            // this version would wait until the lease expired for a fetch that never started;
-            // requests within the failure TTL get the same answer without asking again.
-            let failure = FetchFailure::from_error(&error);
-            self.index
-                .mark_failed(module, version, &holder, &failure, now_millis())
-                .await?;
-            return Err(error);
-        }
+            Ok(())
+        });
+        started
+            .await
+            .map_err(|e| Error::storage("starting the fetch", e))??;
         Ok(FetchState::Fetching)
     }
 
@@ -526,19 +571,16 @@ impl Proxy {
         if let Some(fresh) = self.fresh_answer(key).await? {
             return Ok(fresh);
         }
-        let lock = {
-            let mut refreshing = self.refreshing.lock().unwrap_or_else(|p| p.into_inner());
-            refreshing.entry(key.clone()).or_default().clone()
-        };
-        let outcome = async {
-            let _turn = match lock.try_lock() {
+        let turn = TurnEntry::enter(&self.refreshing, key);
+        async {
+            let _turn = match turn.lock.try_lock() {
                 Ok(turn) => turn,
                 Err(_) => {
                     // Someone here is asking already: the last answer will do meanwhile.
                     if let Some(last) = self.last_answer(key).await? {
                         return Ok(Ok(served(last, CacheOutcome::Stale)));
                     }
-                    lock.lock().await
+                    turn.lock.lock().await
                 }
             };
             // Whoever held the turn before may have just answered.
@@ -546,7 +588,8 @@ impl Proxy {
                 return Ok(fresh);
             }
             let last = self.last_answer(key).await?;
-            if !self.claim_refresh(key).await? {
+            let holder = self.claim_refresh(key).await?;
+            if holder.is_none() {
                 // Another instance is asking.
                 if let Some(last) = last {
                     return Ok(Ok(served(last, CacheOutcome::Stale)));
@@ -556,6 +599,7 @@ impl Proxy {
                 }
             }
             match ask().await {
+                // Remembering an answer ends the refresh lease.
                 Ok(body) => {
                     self.remember(key, body.clone()).await?;
                     Ok(Ok(served(body, CacheOutcome::Miss)))
@@ -565,16 +609,17 @@ impl Proxy {
                         .await?;
                     Ok(Err(Unanswered { error, last }))
                 }
-                Err(error) => Ok(Err(Unanswered { error, last })),
+                Err(error) => {
+                    // Upstream failed: nothing was remembered, so the next request may ask
+                    // again at once instead of waiting out the lease.
+                    if let Some(holder) = holder {
+                        self.index.release_refresh(key, &holder).await?;
+                    }
+                    Ok(Err(Unanswered { error, last }))
+                }
             }
         }
-        .await;
-        let mut refreshing = self.refreshing.lock().unwrap_or_else(|p| p.into_inner());
-        // The map's reference and ours: nobody else is waiting for this key.
-        if Arc::strong_count(&lock) <= 2 {
-            refreshing.remove(key);
-        }
-        outcome
+        .await
     }
 
     /// The cached answer however old, unless it is a remembered "not found".
@@ -589,12 +634,13 @@ impl Proxy {
             }))
     }
 
-    async fn claim_refresh(&self, key: &AnswerKey) -> Result<bool> {
+    /// The refresh lease's holder name when this instance got it.
+    async fn claim_refresh(&self, key: &AnswerKey) -> Result<Option<String>> {
         let now = now_millis();
         let expires = now + millis(REFRESH_LEASE);
-        self.index
-            .claim_refresh(key, &self.new_lease_holder(), expires, now)
-            .await
+        let holder = self.new_lease_holder();
+        let claimed = self.index.claim_refresh(key, &holder, expires, now).await?;
+        Ok(claimed.then_some(holder))
     }
 
     /// Waits (bounded by the refresh lease) for another instance's refresh of `key`; `None`

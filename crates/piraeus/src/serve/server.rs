@@ -160,10 +160,15 @@ async fn serve_connection<IO>(
                 connection.as_mut().graceful_shutdown();
                 closing = true;
             }
-            () = tokio::time::sleep(IDLE_CHECK), if !closing => {
-                if activity.idle_for() >= limits.idle_timeout {
+            () = tokio::time::sleep(IDLE_CHECK) => {
+                let idle = activity.idle_for();
+                if !closing && idle >= limits.idle_timeout {
                     connection.as_mut().graceful_shutdown();
                     closing = true;
+                } else if closing && idle >= limits.idle_timeout * 2 {
+                    // A response the client stopped reading: graceful shutdown would wait for
+                    // it forever. Dropping the connection closes it.
+                    return;
                 }
             }
         }
