@@ -653,3 +653,39 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
     }
     files
 }
+
+/// On the serverless stack, with its table gone (a storage failure that names the table in
+/// the SDK's message), clients learn that storage failed and a request id; never the bucket
+/// or table name.
+#[test]
+fn serverless_error_bodies_name_no_bucket_or_table() {
+    let sandbox = Sandbox::new();
+    let server = sandbox.start_stack(&[]);
+    let endpoint = server.aws_endpoint.clone().expect("the stack runs moto");
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let config = crate::common::emulated_sdk_config(&endpoint).await;
+        piraeus_aws::sdk::dynamodb_client(&config)
+            .delete_table()
+            .table_name(crate::common::STACK_BUCKET)
+            .send()
+            .await
+            .expect("the table is deleted");
+    });
+    for path in [
+        "/example.test/any.git/@v/list",
+        "/example.test/any.git/@v/v1.0.0.info",
+        "/example.test/any.git/@latest",
+        "/readyz",
+    ] {
+        let response = server.get_from_serve_function(path);
+        let body = response.text();
+        assert!(response.status >= 500, "{path}: {} {body}", response.status);
+        assert!(body.contains("request id: "), "{path}: {body}");
+        assert!(
+            !body.contains(crate::common::STACK_BUCKET),
+            "{path} names the table or bucket: {body}"
+        );
+        assert!(!body.to_lowercase().contains("dynamodb"), "{path}: {body}");
+    }
+}
