@@ -2,12 +2,15 @@
 //! the module policy and its hook (counting go command runs), and error bodies that reveal
 //! nothing about the machine.
 
+use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
 
 use crate::common::{Sandbox, Server, http_get, invocations};
 
@@ -688,4 +691,197 @@ fn serverless_error_bodies_name_no_bucket_or_table() {
         );
         assert!(!body.to_lowercase().contains("dynamodb"), "{path}: {body}");
     }
+}
+
+/// A stand-in for the CloudFront KeyValueStore API (no emulator has one), reached the way an
+/// operator behind a proxy reaches the real one: as the HTTP proxy for the API's host. It
+/// keeps keys and an ETag, enforces If-Match, and records each request's signature scheme.
+struct KeyValueStore {
+    proxy: String,
+    keys: Arc<Mutex<BTreeMap<String, String>>>,
+    schemes: Arc<Mutex<Vec<String>>>,
+}
+
+impl KeyValueStore {
+    fn start() -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let proxy = format!("http://{}", listener.local_addr().unwrap());
+        let keys = Arc::new(Mutex::new(BTreeMap::new()));
+        let schemes = Arc::new(Mutex::new(Vec::new()));
+        let etag = Arc::new(Mutex::new(1u64));
+        let (shared_keys, shared_schemes) = (keys.clone(), schemes.clone());
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let (keys, schemes, etag) =
+                    (shared_keys.clone(), shared_schemes.clone(), etag.clone());
+                std::thread::spawn(move || {
+                    let mut reader = BufReader::new(stream.try_clone().unwrap());
+                    let mut writer = stream;
+                    // Requests on one connection until the client closes it.
+                    loop {
+                        let mut request_line = String::new();
+                        if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
+                            return;
+                        }
+                        let mut headers = BTreeMap::new();
+                        loop {
+                            let mut line = String::new();
+                            reader.read_line(&mut line).unwrap();
+                            let line = line.trim_end();
+                            if line.is_empty() {
+                                break;
+                            }
+                            let (name, value) = line.split_once(':').unwrap();
+                            headers.insert(name.to_lowercase(), value.trim().to_string());
+                        }
+                        let length = headers
+                            .get("content-length")
+                            .map_or(0, |l| l.parse().unwrap());
+                        let mut body = vec![0; length];
+                        reader.read_exact(&mut body).unwrap();
+                        let scheme = headers
+                            .get("authorization")
+                            .and_then(|a| a.split_whitespace().next())
+                            .unwrap_or("none")
+                            .to_string();
+                        schemes.lock().unwrap().push(scheme);
+                        let mut parts = request_line.split_whitespace();
+                        let (method, target) = (parts.next().unwrap(), parts.next().unwrap());
+                        let path = &target[target.find("/key-value-stores/").unwrap()..];
+                        let segments: Vec<&str> = path.split('/').collect();
+                        let key = segments.get(4).map(|k| k.to_string());
+                        let mut keys = keys.lock().unwrap();
+                        let mut etag = etag.lock().unwrap();
+                        let current = format!("etag-{etag}");
+                        let if_match_ok = headers.get("if-match") == Some(&current);
+                        let (status, error, reply) = match (method, key) {
+                            ("GET", None) if segments.len() == 3 => (
+                                200,
+                                None,
+                                json!({"KvsARN": "arn", "ItemCount": keys.len(), "TotalSizeInBytes": 0, "Created": 1.7e9}),
+                            ),
+                            ("GET", None) => (
+                                200,
+                                None,
+                                json!({"Items": keys.iter().map(|(k, v)| json!({"Key": k, "Value": v})).collect::<Vec<_>>()}),
+                            ),
+                            ("GET", Some(key)) => match keys.get(&key) {
+                                Some(value) => (
+                                    200,
+                                    None,
+                                    json!({"Key": key, "Value": value, "ItemCount": keys.len(), "TotalSizeInBytes": 0}),
+                                ),
+                                None => (
+                                    404,
+                                    Some("ResourceNotFoundException"),
+                                    json!({"Message": "no such key"}),
+                                ),
+                            },
+                            ("PUT" | "DELETE", Some(_)) if !if_match_ok => (
+                                409,
+                                Some("ConflictException"),
+                                json!({"Message": "stale ETag"}),
+                            ),
+                            ("PUT", Some(key)) => {
+                                let input: Value = serde_json::from_slice(&body).unwrap();
+                                keys.insert(key, input["Value"].as_str().unwrap().to_string());
+                                *etag += 1;
+                                (
+                                    200,
+                                    None,
+                                    json!({"ItemCount": keys.len(), "TotalSizeInBytes": 0}),
+                                )
+                            }
+                            ("DELETE", Some(key)) => match keys.remove(&key) {
+                                Some(_) => {
+                                    *etag += 1;
+                                    (
+                                        200,
+                                        None,
+                                        json!({"ItemCount": keys.len(), "TotalSizeInBytes": 0}),
+                                    )
+                                }
+                                None => (
+                                    404,
+                                    Some("ResourceNotFoundException"),
+                                    json!({"Message": "no such key"}),
+                                ),
+                            },
+                            _ => (
+                                400,
+                                Some("ValidationException"),
+                                json!({"Message": "unexpected"}),
+                            ),
+                        };
+                        let body = reply.to_string();
+                        let error = error
+                            .map(|kind| format!("x-amzn-errortype: {kind}\r\n"))
+                            .unwrap_or_default();
+                        let _ = write!(
+                            writer,
+                            "HTTP/1.1 {status} X\r\nETag: etag-{etag}\r\n{error}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                            body.len()
+                        );
+                    }
+                });
+            }
+        });
+        Self {
+            proxy,
+            keys,
+            schemes,
+        }
+    }
+}
+
+#[test]
+fn token_commands_manage_the_stacks_key_value_store() {
+    let store = KeyValueStore::start();
+    let arn =
+        "arn:aws:cloudfront::123456789012:key-value-store/0b8d5f5a-1c2d-4e3f-9a8b-7c6d5e4f3a2b";
+    let token = |arguments: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_piraeus"))
+            .arg("token")
+            .args(arguments)
+            .args(["--kvs", arn])
+            .env_clear()
+            .env("AWS_ENDPOINT_URL", "http://kvs.test")
+            .env("HTTP_PROXY", &store.proxy)
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .output()
+            .unwrap()
+    };
+    let created = token(&["new", "ci"]);
+    assert!(
+        created.status.success(),
+        "{}",
+        String::from_utf8_lossy(&created.stderr)
+    );
+    let secret = String::from_utf8(created.stdout)
+        .unwrap()
+        .lines()
+        .last()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        store.keys.lock().unwrap().get("ci"),
+        Some(&piraeus_core::auth::hash_secret(&secret)),
+        "the store holds the secret's SHA-256, the viewer function's key"
+    );
+    assert!(!token(&["new", "ci"]).status.success(), "names are unique");
+    let listed = token(&["list"]);
+    assert_eq!(String::from_utf8(listed.stdout).unwrap(), "ci\n");
+    assert!(token(&["revoke", "ci"]).status.success());
+    assert!(store.keys.lock().unwrap().is_empty());
+    assert_eq!(token(&["revoke", "ci"]).status.code(), Some(1));
+    // The API is signed with SigV4a, as CloudFront requires.
+    let schemes = store.schemes.lock().unwrap();
+    assert!(!schemes.is_empty());
+    assert!(
+        schemes.iter().all(|s| s == "AWS4-ECDSA-P256-SHA256"),
+        "{schemes:?}"
+    );
 }

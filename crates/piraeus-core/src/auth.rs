@@ -59,6 +59,13 @@ pub fn check_name(name: &str) -> Result<()> {
     }
 }
 
+/// A new secret: 32 random bytes in lowercase hex.
+pub fn new_secret() -> Result<String> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(|e| Error::storage("the OS random number generator", e))?;
+    Ok(hex::encode(bytes))
+}
+
 /// The stored form of a secret.
 pub fn hash_secret(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))
@@ -84,10 +91,7 @@ impl TokenFile {
                 "a token named {name:?} exists; revoke it first or choose another name"
             )));
         }
-        let mut bytes = [0u8; 32];
-        getrandom::fill(&mut bytes)
-            .map_err(|e| Error::storage("the OS random number generator", e))?;
-        let secret = hex::encode(bytes);
+        let secret = new_secret()?;
         self.tokens.push(TokenRecord {
             name: name.to_string(),
             sha256: hash_secret(&secret),

@@ -88,6 +88,23 @@ pub const AUTH_FILE: Setting<PathBuf> = Setting {
     parse: |text| Ok(PathBuf::from(text)),
 };
 
+pub const TOKEN_STORE: Setting<String> = Setting {
+    flag: "kvs",
+    env: "PIRAEUS_TOKEN_STORE",
+    default: None,
+    help: "Manage the tokens in this CloudFront KeyValueStore (ARN; the stack's TokenStoreArn \
+           output) instead of a token file; credentials from the standard AWS environment",
+    parse: |text| {
+        if text.starts_with("arn:") && text.contains(":key-value-store/") {
+            Ok(text.to_string())
+        } else {
+            Err(format!(
+                "{text:?} is not a KeyValueStore ARN (arn:aws:cloudfront::ACCOUNT:key-value-store/ID)"
+            ))
+        }
+    },
+};
+
 pub const TLS_CERT: Setting<PathBuf> = Setting {
     flag: "tls-cert",
     env: "PIRAEUS_TLS_CERT",

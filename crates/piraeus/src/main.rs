@@ -35,7 +35,7 @@ fn main() -> ExitCode {
     let runtime = tokio::runtime::Runtime::new().expect("the tokio runtime starts");
     let result = match matches.subcommand() {
         Some(("serve", arguments)) => runtime.block_on(serve::run(arguments)),
-        Some(("token", arguments)) => token::run(arguments),
+        Some(("token", arguments)) => runtime.block_on(token::run(arguments)),
         Some(("verify", arguments)) => runtime.block_on(verify::run(arguments)),
         Some(("provision", arguments)) => runtime.block_on(provision::run(arguments)),
         _ => unreachable!("clap requires one of the subcommands"),

@@ -1,15 +1,16 @@
-//! `piraeus token new|revoke|list`: the client tokens `piraeus serve --auth-file` accepts. The
-//! file keeps only each secret's SHA-256; `new` prints the secret once, alone on the last line.
+//! `piraeus token new|revoke|list`: the client tokens `piraeus serve --auth-file` accepts, or
+//! that the CloudFront viewer-request function checks (`--kvs`, the stack's KeyValueStore).
+//! Only each secret's SHA-256 is kept; `new` prints the secret once, alone on the last line.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Context;
-use clap::{Arg, ArgMatches, Command};
+use clap::{Arg, ArgGroup, ArgMatches, Command};
+use piraeus_aws::token_store::KvsTokens;
 use piraeus_core::auth::TokenFile;
-use piraeus_core::settings::AUTH_FILE;
+use piraeus_core::settings::{AUTH_FILE, TOKEN_STORE};
 
-use crate::settings::{flag, given};
+use crate::settings::{flag, value};
 
 pub fn command() -> Command {
     let name = || {
@@ -17,41 +18,65 @@ pub fn command() -> Command {
             .required(true)
             .help("Token name: the user name clients send (letters, digits, '.', '_', '-')")
     };
-    let file = || flag(&AUTH_FILE).required(true);
+    let store = |command: Command| {
+        command.arg(flag(&AUTH_FILE)).arg(flag(&TOKEN_STORE)).group(
+            ArgGroup::new("store")
+                .args([AUTH_FILE.flag, TOKEN_STORE.flag])
+                .required(true),
+        )
+    };
     Command::new("token")
-        .about("Create, revoke and list the client tokens of `piraeus serve --auth-file`")
+        .about("Create, revoke and list client tokens: in a token file (piraeus serve --auth-file) or the stack's KeyValueStore (--kvs)")
         .subcommand_required(true)
-        .subcommand(
+        .subcommand(store(
             Command::new("new")
                 .about("Create a token; prints its secret once, on the last line")
-                .arg(name())
-                .arg(file()),
-        )
-        .subcommand(
+                .arg(name()),
+        ))
+        .subcommand(store(
             Command::new("revoke")
-                .about("Remove a token; clients using it are refused within a second")
-                .arg(name())
-                .arg(file()),
-        )
-        .subcommand(
-            Command::new("list")
-                .about("List token names and when they were created")
-                .arg(file()),
-        )
+                .about("Remove a token; clients using it are refused within a second (file) or once CloudFront has the change (store)")
+                .arg(name()),
+        ))
+        .subcommand(store(
+            Command::new("list").about("List the token names (and, in a file, when each was created)"),
+        ))
 }
 
-pub fn run(arguments: &ArgMatches) -> anyhow::Result<ExitCode> {
+/// Where the tokens live.
+enum Tokens {
+    File(PathBuf, TokenFile),
+    Store(KvsTokens),
+}
+
+pub async fn run(arguments: &ArgMatches) -> anyhow::Result<ExitCode> {
     let (action, arguments) = arguments
         .subcommand()
         .expect("clap requires a token subcommand");
-    let path: PathBuf = given(arguments, &AUTH_FILE);
-    let mut file = TokenFile::load(&path)?;
+    let mut tokens = match (value(arguments, &AUTH_FILE), value(arguments, &TOKEN_STORE)) {
+        (Some(path), _) => {
+            let file = TokenFile::load(&path)?;
+            Tokens::File(path, file)
+        }
+        (None, Some(arn)) => Tokens::Store(KvsTokens::new(&piraeus_aws::sdk::config().await, &arn)),
+        (None, None) => unreachable!("clap requires --auth-file or --kvs"),
+    };
     let name = arguments.try_get_one::<String>("name").ok().flatten();
     match (action, name) {
         ("new", Some(name)) => {
-            let secret = file.add(name)?;
-            file.save(&path)?;
-            println!("token {name:?} created in {}", path.display());
+            let secret = match &mut tokens {
+                Tokens::File(path, file) => {
+                    let secret = file.add(name)?;
+                    file.save(path)?;
+                    println!("token {name:?} created in {}", path.display());
+                    secret
+                }
+                Tokens::Store(store) => {
+                    let secret = store.add(name).await?;
+                    println!("token {name:?} created in the KeyValueStore");
+                    secret
+                }
+            };
             println!(
                 "clients send it as HTTP Basic credentials: user {name}, password the secret below"
             );
@@ -61,18 +86,35 @@ pub fn run(arguments: &ArgMatches) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         ("revoke", Some(name)) => {
-            if !file.revoke(name) {
-                eprintln!("piraeus: no token named {name:?} in {}", path.display());
+            let revoked = match &mut tokens {
+                Tokens::File(path, file) => {
+                    let revoked = file.revoke(name);
+                    if revoked {
+                        file.save(path)?;
+                    }
+                    revoked
+                }
+                Tokens::Store(store) => store.revoke(name).await?,
+            };
+            if !revoked {
+                eprintln!("piraeus: no token named {name:?}");
                 return Ok(ExitCode::FAILURE);
             }
-            file.save(&path)
-                .with_context(|| format!("saving {}", path.display()))?;
             println!("token {name:?} revoked");
             Ok(ExitCode::SUCCESS)
         }
         ("list", None) => {
-            for token in &file.tokens {
-                println!("{}\t{}", token.name, token.created);
+            match &tokens {
+                Tokens::File(_, file) => {
+                    for token in &file.tokens {
+                        println!("{}\t{}", token.name, token.created);
+                    }
+                }
+                Tokens::Store(store) => {
+                    for name in store.list().await? {
+                        println!("{name}");
+                    }
+                }
             }
             Ok(ExitCode::SUCCESS)
         }
