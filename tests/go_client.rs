@@ -98,7 +98,7 @@ fn tags_prereleases_branches_and_commit_prefixes(deployment: Deployment) {
     let head = crate::common::http_request(
         &server.address,
         "HEAD",
-        &format!("{}/example.test/plain.git/@v/v1.0.0.zip", server.base_path),
+        "/example.test/plain.git/@v/v1.0.0.zip",
     )
     .unwrap();
     assert_eq!(head.status, 200);

@@ -148,7 +148,6 @@ impl Sandbox {
             } else {
                 "http"
             },
-            base_path: String::new(),
             log_path,
             deployment: Deployment::Local,
             aws_endpoint: None,
@@ -230,7 +229,6 @@ impl Sandbox {
             child,
             address: format!("127.0.0.1:{edge_port}"),
             scheme: "http",
-            base_path: String::new(),
             log_path,
             deployment: Deployment::Serverless,
             aws_endpoint: Some(format!("http://127.0.0.1:{moto_port}")),
@@ -516,7 +514,6 @@ pub struct Server {
     /// `https` when started with `--tls-cert`.
     pub scheme: &'static str,
     /// Where the GOPROXY routes start under `address`.
-    pub base_path: String,
     pub log_path: PathBuf,
     pub deployment: Deployment,
     /// The stack's emulated AWS endpoint (moto), for tests that look at the bucket.
@@ -536,7 +533,7 @@ pub enum Deployment {
 
 impl Server {
     pub fn url(&self) -> String {
-        format!("{}://{}{}", self.scheme, self.address, self.base_path)
+        format!("{}://{}", self.scheme, self.address)
     }
 
     /// The stack's Lambda emulator; only the serverless deployment has one.
@@ -588,8 +585,7 @@ impl Server {
             let healthy = if self.scheme == "https" {
                 TcpStream::connect(&self.address).is_ok()
             } else {
-                http_get(&self.address, &format!("{}/healthz", self.base_path))
-                    .is_ok_and(|response| response.status == 200)
+                http_get(&self.address, "/healthz").is_ok_and(|response| response.status == 200)
             };
             if healthy {
                 return;
@@ -601,8 +597,7 @@ impl Server {
 
     /// GETs a GOPROXY path (given as from the proxy's root).
     pub fn get(&self, raw_path: &str) -> HttpResponse {
-        http_get(&self.address, &format!("{}{raw_path}", self.base_path))
-            .expect("request completes")
+        http_get(&self.address, raw_path).expect("request completes")
     }
 
     pub fn stop(mut self) {

@@ -57,6 +57,15 @@ impl DynamoIndex {
     }
 
     /// An update of one version's item; callers add the expression and its condition.
+    /// An update of the answer item of `key` (its body, or its refresh lease).
+    fn update_answer(&self, key: &AnswerKey) -> UpdateItemFluentBuilder {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key(schema::PARTITION_KEY, string(answer_partition(key)))
+            .key(schema::SORT_KEY, string(ANSWER_SORT_KEY))
+    }
+
     fn update_version(&self, module: &str, version: &str) -> UpdateItemFluentBuilder {
         self.client
             .update_item()
@@ -405,11 +414,7 @@ impl Index for DynamoIndex {
         now: i64,
     ) -> Result<bool> {
         let request = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key(schema::PARTITION_KEY, string(answer_partition(key)))
-            .key(schema::SORT_KEY, string(ANSWER_SORT_KEY))
+            .update_answer(key)
             // A lease on a key with no answer yet must not keep the item forever.
             .update_expression(
                 "SET refresh_holder = :holder, refresh_expires = :expires, \
@@ -428,11 +433,7 @@ impl Index for DynamoIndex {
 
     async fn release_refresh(&self, key: &AnswerKey, holder: &str) -> Result<()> {
         let request = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key(schema::PARTITION_KEY, string(answer_partition(key)))
-            .key(schema::SORT_KEY, string(ANSWER_SORT_KEY))
+            .update_answer(key)
             .update_expression("REMOVE refresh_holder, refresh_expires")
             .condition_expression("refresh_holder = :holder")
             .expression_attribute_values(":holder", string(holder));

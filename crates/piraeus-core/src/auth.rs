@@ -19,8 +19,8 @@ use subtle::ConstantTimeEq;
 
 use crate::error::{Error, Result};
 
-/// The realm clients are challenged for (`WWW-Authenticate: Basic realm="piraeus"`).
-pub const REALM: &str = "piraeus";
+/// How clients are challenged for a token.
+pub(crate) const CHALLENGE: &str = "Basic realm=\"piraeus\"";
 
 /// How often the token file is looked at for changes while serving: tokens added or revoked
 /// take effect within this long, without a restart.

@@ -8,6 +8,7 @@ use std::net::{IpAddr, SocketAddr};
 const HIDDEN_CREDENTIALS: &str = "***";
 const HIDDEN_PATH: &str = "<path>";
 const HIDDEN_ADDRESS: &str = "<address>";
+const HIDDEN_UPSTREAM: &str = "<upstream>";
 
 /// `text` with the user information of every `scheme://user:secret@host` replaced by `***`:
 /// for upstream settings (`https://user:secret@proxy,direct`) before they are logged or
@@ -34,6 +35,25 @@ pub fn credentials(text: &str) -> String {
     }
     out.push_str(rest);
     out
+}
+
+/// `text` with the host of every upstream proxy in `upstream` (a GOPROXY list) replaced by
+/// `<upstream>`: an internal proxy's name is no more the client's business than its address.
+pub fn upstream_hosts(text: &str, upstream: &str) -> String {
+    let mut text = text.to_string();
+    for entry in upstream.split([',', '|']) {
+        let Some((_, rest)) = entry.trim().split_once("://") else {
+            continue;
+        };
+        let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+        let host = authority
+            .rsplit_once('@')
+            .map_or(authority, |(_, host)| host);
+        if !host.is_empty() {
+            text = text.replace(host, HIDDEN_UPSTREAM);
+        }
+    }
+    text
 }
 
 /// A message as a client may read it: credentials, absolute paths (and `file:` URLs) and IP

@@ -62,8 +62,8 @@ pub struct GoToolchainConfig {
     /// How many list and query lookups may run at once: apart from downloads, so a burst of
     /// either cannot starve the other.
     pub max_concurrent_lookups: usize,
-    /// How many downloads, and separately lookups, may wait for their turn; more are refused
-    /// at once with "retry shortly" (503) instead of piling up.
+    /// How many lookups may wait for their turn; more are refused at once with "retry
+    /// shortly" (503) instead of piling up. (Downloads wait in the trigger's bounded queue.)
     pub max_queued: usize,
 }
 
@@ -134,7 +134,9 @@ impl GoToolchain {
         std::fs::create_dir_all(&config.scratch_dir)
             .map_err(|e| Error::storage(config.scratch_dir.display(), e))?;
         cleanup::remove_stale(&config.scratch_dir, cleanup::STALE_AFTER);
-        let downloads = Lane::new("download", config.max_concurrent, config.max_queued);
+        // Downloads are bounded where they are started (the in-process trigger, or Lambda's
+        // event queue), so their lane only limits how many run.
+        let downloads = Lane::new("download", config.max_concurrent, usize::MAX);
         let lookups = Lane::new("lookup", config.max_concurrent_lookups, config.max_queued);
         Ok(Self {
             config,
@@ -329,6 +331,7 @@ impl Fetcher for GoToolchain {
                 let json_error = parsed.and_then(|d| d.error);
                 Err(classify_failure(
                     &output.error_message(json_error.as_deref()),
+                    &self.config.upstream,
                 ))
             }
         }
@@ -367,6 +370,7 @@ impl Resolver for GoToolchain {
                 let json_error = parsed.ok().and_then(|l| l.error).map(|e| e.err);
                 Err(classify_failure(
                     &output.error_message(json_error.as_deref()),
+                    &self.config.upstream,
                 ))
             }
         }
@@ -391,6 +395,7 @@ impl Resolver for GoToolchain {
                 let json_error = parsed.ok().and_then(|l| l.error).map(|e| e.err);
                 Err(classify_failure(
                     &output.error_message(json_error.as_deref()),
+                    &self.config.upstream,
                 ))
             }
         }
@@ -402,7 +407,7 @@ impl Resolver for GoToolchain {
 /// client does not silently fall back past a proxy that is only briefly cut off; versions that
 /// exist but can never be served are `Gone`; everything else means "not here": `NotFound`,
 /// which lets `GOPROXY=piraeus,direct` clients try the next entry.
-pub(crate) fn classify_failure(message: &str) -> Error {
+pub(crate) fn classify_failure(message: &str, upstream: &str) -> Error {
     // Every phrase contains a space or a colon, so none can match a module path or version
     // quoted in the same message. Lower case: matched against the lower-cased message. Each
     // group's label is what the client reads (a 502 says what failed in general terms, never
@@ -494,10 +499,14 @@ pub(crate) fn classify_failure(message: &str) -> Error {
         .find(|(_, needles)| needles.iter().any(|needle| lower.contains(needle)));
     let error = if let Some((label, _)) = transient {
         Error::upstream(*label)
-    } else if PERMANENT.iter().any(|needle| lower.contains(needle)) {
-        Error::gone(redact::for_client(message))
     } else {
-        Error::not_found(redact::for_client(message))
+        // The upstream proxies' host names are the operator's business, like their addresses.
+        let shown = redact::for_client(&redact::upstream_hosts(message, upstream));
+        if PERMANENT.iter().any(|needle| lower.contains(needle)) {
+            Error::gone(shown)
+        } else {
+            Error::not_found(shown)
+        }
     };
     error.with_source(message.to_string())
 }
@@ -590,7 +599,7 @@ mod tests {
             ),
         ];
         for (message, expected) in cases {
-            let kind = classify_failure(message).to_string();
+            let kind = classify_failure(message, "direct").to_string();
             assert!(
                 kind.starts_with(expected),
                 "{message:?} classified as {kind:?}, expected {expected}"
@@ -601,7 +610,7 @@ mod tests {
     #[test]
     fn clients_read_no_host_address_or_path_and_logs_keep_everything() {
         let refused = "example.test/refused.git@v1.0.0: invalid version: git ls-remote -q origin in /tmp/piraeus/gopath: exit status 128:\n\tfatal: unable to access 'https://10.1.2.3:8443/x.git/': Failed to connect to 10.1.2.3 port 8443 after 0 ms: Couldn't connect to server";
-        let error = classify_failure(refused);
+        let error = classify_failure(refused, "direct");
         assert_eq!(
             error.to_string(),
             "upstream failure: cannot connect to the module's origin"
@@ -609,11 +618,20 @@ mod tests {
         assert!(error.chain().to_string().contains("10.1.2.3 port 8443"));
 
         let missing = "example.test/r.git@v1.0.0: invalid version: git ls-remote -q origin in /tmp/piraeus/gopath: exit status 128:\n\tfatal: '/srv/repos/r.git' does not appear to be a git repository";
-        let shown = classify_failure(missing).to_string();
+        let shown = classify_failure(missing, "direct").to_string();
         assert!(shown.starts_with("not found: example.test/r.git@v1.0.0: invalid version"));
         assert!(
             !shown.contains("/tmp") && !shown.contains("/srv"),
             "{shown}"
         );
+    }
+
+    #[test]
+    fn upstream_proxy_hosts_are_hidden_from_clients() {
+        let message = "example.com/x@v1.0.0: reading https://goproxy.corp.example/example.com/x/@v/v1.0.0.info: 404 Not Found";
+        let shown = classify_failure(message, "https://goproxy.corp.example,direct").to_string();
+        assert!(shown.starts_with("not found: "), "{shown}");
+        assert!(!shown.contains("goproxy.corp.example"), "{shown}");
+        assert!(shown.contains("404 Not Found"), "{shown}");
     }
 }

@@ -8,7 +8,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use super::{NO_STORE, RequestFacts, TEXT};
-use crate::auth::Authenticator;
+use crate::auth::{Authenticator, CHALLENGE};
 
 /// The token a request was allowed with.
 #[derive(Clone)]
@@ -32,7 +32,7 @@ pub(super) async fn require_token(
         response.extensions_mut().insert(Client(name));
         return response;
     }
-    let challenge = HeaderValue::from_static("Basic realm=\"piraeus\"");
+    let challenge = HeaderValue::from_static(CHALLENGE);
     let mut response = (
         StatusCode::UNAUTHORIZED,
         [
