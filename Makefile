@@ -68,7 +68,8 @@ test: deps ## Install missing tools (go, git, node; moto, cargo-lambda, cfn-lint
 deps: deps-system deps-python ## Install what the tests need and is missing (no-op when present)
 
 # The go command is both the integration tests' client and the proxy's fetcher; git is what it
-# fetches with; node runs the CloudFront function (the template tests, make stack's edge).
+# fetches with; node runs the CloudFront function (the template tests, make stack's edge); curl
+# makes the range and conditional requests in the tests.
 # Debian's packages are enough (Go 1.19 or newer, Node.js 18 or newer).
 deps-system:
 	@command -v $(CARGO) >/dev/null 2>&1 || { \
@@ -77,6 +78,7 @@ deps-system:
 	command -v go >/dev/null 2>&1 || missing="$$missing golang-go"; \
 	command -v git >/dev/null 2>&1 || missing="$$missing git"; \
 	command -v node >/dev/null 2>&1 || missing="$$missing nodejs"; \
+	command -v curl >/dev/null 2>&1 || missing="$$missing curl"; \
 	if [ -z "$$missing" ]; then exit 0; fi; \
 	if [ "$(CAN_INSTALL)" != yes ]; then \
 		echo "error: missing:$$missing. Install them (Debian/Ubuntu: apt-get install$$missing) and rerun; neither root nor sudo is available here." >&2; \

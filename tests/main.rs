@@ -7,6 +7,7 @@
 //! - `storage`, `streaming`, `hostile`, `build`: immutability, single-flight, memory, bad input,
 //!   a whole build through the proxy.
 //! - `cli`: flags, environment, exit codes, logs.
+//! - `resumable`: ranges and conditional requests (`206`, `304`) with curl, locally and from S3.
 //! - `security`: client tokens over https, the module policy and its hook, clean error bodies.
 //! - `limits`: header and idle timeouts, the connection cap, shutdown.
 //! - `soak`: clients, upstream outages and SIGKILLs together; nothing lost (`make soak`).
@@ -29,6 +30,7 @@ mod go_client;
 mod hostile;
 mod limits;
 mod prefetch;
+mod resumable;
 mod security;
 mod soak;
 mod storage;

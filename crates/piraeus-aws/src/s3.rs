@@ -1,6 +1,7 @@
 //! S3 as the blob store. Object keys are the GOPROXY paths (under an optional prefix), so
 //! CloudFront can serve stored artifacts straight from the bucket.
 
+use std::ops::Range;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -38,21 +39,15 @@ impl S3Store {
         }
     }
 
-    fn object_key(&self, key: &str) -> Result<String> {
-        check_key(key)?;
-        Ok(format!("{}{key}", self.prefix))
-    }
-}
-
-#[async_trait]
-impl BlobStore for S3Store {
-    async fn get(&self, key: &str) -> Result<Blob> {
+    /// The object, or the part of it `range` (an HTTP `Range` value) names.
+    async fn get_object(&self, key: &str, range: Option<String>) -> Result<Blob> {
         let object_key = self.object_key(key)?;
         match self
             .client
             .get_object()
             .bucket(&self.bucket)
             .key(&object_key)
+            .set_range(range)
             .send()
             .await
         {
@@ -69,6 +64,30 @@ impl BlobStore for S3Store {
                 error,
             )),
         }
+    }
+
+    fn object_key(&self, key: &str) -> Result<String> {
+        check_key(key)?;
+        Ok(format!("{}{key}", self.prefix))
+    }
+}
+
+#[async_trait]
+impl BlobStore for S3Store {
+    async fn get(&self, key: &str) -> Result<Blob> {
+        self.get_object(key, None).await
+    }
+
+    async fn get_range(&self, key: &str, range: Range<u64>) -> Result<Blob> {
+        if range.is_empty() {
+            // HTTP has no empty byte range; the caller only needs an empty body.
+            return Ok(Blob {
+                length: 0,
+                body: Box::pin(tokio::io::empty()),
+            });
+        }
+        let header = format!("bytes={}-{}", range.start, range.end - 1);
+        self.get_object(key, Some(header)).await
     }
 
     async fn head(&self, key: &str) -> Result<Option<u64>> {

@@ -30,6 +30,7 @@ pub struct LocalConfig {
     pub not_found_ttl: Duration,
     pub failure_ttl: Duration,
     pub download_mode: DownloadMode,
+    pub cache_size: u64,
 }
 
 /// The data directory as the store.
@@ -85,6 +86,7 @@ pub fn build(
         wait_timeout: config.fetch_timeout + Duration::from_secs(30),
         lease_duration: lease,
         download_mode: config.download_mode,
+        cache_size: config.cache_size,
         ..ProxySettings::default()
     };
     Ok(Proxy::new(store, index, fetcher, trigger, settings))

@@ -307,6 +307,17 @@ pub const REDIRECT_ZIPS_OVER: Setting<u64> = Setting {
     },
 };
 
+/// Ready records are ~0.5 KB and a typical `.info` or `.mod` well under that: 64 MiB keeps
+/// the hot set of a large organisation, and is small next to the serve function's memory.
+pub const CACHE_SIZE: Setting<u64> = Setting {
+    flag: "cache-size",
+    env: "PIRAEUS_CACHE_SIZE",
+    default: Some("64MiB"),
+    help: "Memory for the hit cache: records of stored versions and their .info and .mod \
+           files, so hits need no index query or file read (e.g. 64MiB, 1GiB; 0 turns it off)",
+    parse: parse_bytes,
+};
+
 pub const FETCH_FUNCTION: Setting<String> = Setting {
     flag: "fetch-function",
     env: "PIRAEUS_FETCH_FUNCTION",
@@ -332,6 +343,25 @@ pub const NETRC_SECRET: Setting<String> = Setting {
 };
 
 /// `90s`, `10m`, `1h 30m`, `500ms` (anything `humantime` reads), or plain seconds.
+/// A number of bytes, bare or with a binary unit: `4096`, `512KiB`, `64MiB`, `2GiB`.
+fn parse_bytes(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let digits = text.bytes().take_while(u8::is_ascii_digit).count();
+    let (number, unit) = text.split_at(digits);
+    let multiplier: u64 = match unit.trim() {
+        "" | "B" => 1,
+        "KiB" => 1 << 10,
+        "MiB" => 1 << 20,
+        "GiB" => 1 << 30,
+        _ => return Err(format!("{text:?} is not a size (e.g. 4096, 512KiB, 64MiB, 2GiB)")),
+    };
+    number
+        .parse::<u64>()
+        .ok()
+        .and_then(|number| number.checked_mul(multiplier))
+        .ok_or_else(|| format!("{text:?} is not a size (e.g. 4096, 512KiB, 64MiB, 2GiB)"))
+}
+
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
     if !text.is_empty() && text.bytes().all(|byte| byte.is_ascii_digit()) {
@@ -430,6 +460,19 @@ impl TableLocation {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_bytes("0"), Ok(0));
+        assert_eq!(parse_bytes("4096"), Ok(4096));
+        assert_eq!(parse_bytes("512KiB"), Ok(512 * 1024));
+        assert_eq!(parse_bytes(" 64MiB "), Ok(64 << 20));
+        assert_eq!(parse_bytes("2 GiB"), Ok(2 << 30));
+        for bad in ["", "MiB", "64MB", "-1", "1.5GiB", "99999999999999999999GiB"] {
+            assert!(parse_bytes(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(CACHE_SIZE.default_value(), 64 << 20);
+    }
 
     #[test]
     fn durations() {

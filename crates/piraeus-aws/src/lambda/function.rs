@@ -30,6 +30,7 @@ pub struct FunctionConfig {
     not_found_ttl: Duration,
     failure_ttl: Duration,
     redirect_zips_over: u64,
+    cache_size: u64,
     upstream: String,
     /// The module policy: a file, or s3://BUCKET/KEY (serve and prefetch).
     policy: Option<String>,
@@ -57,6 +58,7 @@ impl FunctionConfig {
             not_found_ttl: settings::NOT_FOUND_TTL.require(lookup)?,
             failure_ttl: settings::FAILURE_TTL.require(lookup)?,
             redirect_zips_over: settings::REDIRECT_ZIPS_OVER.require(lookup)?,
+            cache_size: settings::CACHE_SIZE.require(lookup)?,
             upstream: settings::UPSTREAM.require(lookup)?,
             policy: settings::POLICY.read(lookup)?,
             go_binary: settings::GO.require(lookup)?,
@@ -76,6 +78,7 @@ impl FunctionConfig {
             lease_duration: lease_for(self.fetch_timeout),
             download_mode: self.download_mode,
             redirect_zips_over: Some(self.redirect_zips_over),
+            cache_size: self.cache_size,
             instance: self.instance.clone(),
         }
     }

@@ -4,16 +4,17 @@
 use std::sync::Arc;
 
 use axum::extract::{Request, State};
-use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::Response;
 
-use super::reply::{Reply, ReplyBody};
+use super::conditional::{self, Validators, Wanted};
+use super::reply::{Reply, ReplyBody, StoredParts};
 use super::route::{self, Route};
 use super::{JSON, NO_STORE, TEXT, error_response};
 use crate::error::{Error, ErrorKind};
 use crate::fetch::ResolvedVersion;
 use crate::policy::Decision;
-use crate::proxy::artifact::{self, ArtifactKind};
+use crate::proxy::artifact::{self, ArtifactKind, artifact_size};
 use crate::proxy::{Artifact, CacheOutcome, Proxy, Served, format_list};
 
 /// Every GOPROXY path: parsed and validated once, then handed to its endpoint.
@@ -36,8 +37,8 @@ pub(super) async fn goproxy(State(proxy): State<Arc<Proxy>>, request: Request) -
     };
     let name = route.name();
     if let Decision::Redirect(proxy_url) = proxy.policy().decide(route.module()) {
-        return redirect_unless_stored(&proxy, route, proxy_url, request.uri().path(), method)
-            .await;
+        let (path, headers) = (request.uri().path(), request.headers());
+        return redirect_unless_stored(&proxy, route, proxy_url, path, headers, method).await;
     }
     let reply = match route {
         Route::List { module } => list(&proxy, &module).await,
@@ -47,7 +48,7 @@ pub(super) async fn goproxy(State(proxy): State<Arc<Proxy>>, request: Request) -
             module,
             version,
             kind,
-        } => artifact(&proxy, &module, &version, kind).await,
+        } => artifact(&proxy, &module, &version, kind, request.headers(), &method).await,
     };
     match reply {
         Ok(reply) => reply.into_response(name, method == Method::HEAD),
@@ -62,6 +63,7 @@ async fn redirect_unless_stored(
     route: Route,
     proxy_url: &str,
     raw_path: &str,
+    headers: &HeaderMap,
     method: Method,
 ) -> Response {
     let name = route.name();
@@ -71,7 +73,7 @@ async fn redirect_unless_stored(
         kind,
     } = &route
     {
-        match artifact(proxy, module, version, *kind).await {
+        match artifact(proxy, module, version, *kind, headers, &method).await {
             Ok(reply) => return reply.into_response(name, method == Method::HEAD),
             Err(error) if error.kind() != ErrorKind::NotFound => {
                 return error_response(&error, name);
@@ -88,6 +90,7 @@ async fn redirect_unless_stored(
         content_type: TEXT,
         cache_control: HeaderValue::from_static(NO_STORE),
         outcome: CacheOutcome::Miss,
+        stored: None,
     }
     .into_response(name, method == Method::HEAD);
     *response.status_mut() = StatusCode::FOUND;
@@ -129,33 +132,62 @@ fn resolved(proxy: &Proxy, resolved: &ResolvedVersion, outcome: CacheOutcome) ->
     Reply::text(body, JSON, short_lived(proxy), outcome)
 }
 
-/// `GET $module/@v/$version.info`, `.mod` and `.zip`
+/// `GET $module/@v/$version.info`, `.mod` and `.zip`, or a range of one; `304` when the
+/// client's copy is current.
 async fn artifact(
     proxy: &Proxy,
     module: &str,
     version: &str,
     kind: ArtifactKind,
+    headers: &HeaderMap,
+    method: &Method,
 ) -> Result<Reply, Error> {
-    let Served { value, outcome } = proxy.artifact(module, version, kind).await?;
-    let reply = match value {
-        Artifact::Blob(blob) => Reply {
-            body: ReplyBody::Blob(blob),
-            content_type: kind.content_type(),
-            cache_control: HeaderValue::from_static(artifact::IMMUTABLE),
-            outcome,
-        },
-        // The URL expires; the next request (from S3 through CloudFront) gets the zip itself.
-        Artifact::Redirect(url) => Reply {
-            body: ReplyBody::Redirect(HeaderValue::try_from(url).map_err(|_| {
-                Error::new(
-                    ErrorKind::Storage,
-                    "the store produced an unusable presigned URL",
-                )
-            })?),
-            content_type: TEXT,
-            cache_control: HeaderValue::from_static(NO_STORE),
-            outcome,
-        },
+    let Served {
+        value: record,
+        outcome,
+    } = proxy.ready(module, version).await?;
+    let validators = Validators::of(&record, kind);
+    let length = artifact_size(&record, kind);
+    let mut range = None;
+    let body = match conditional::evaluate(headers, &validators, length, method == Method::GET) {
+        Wanted::NotModified => ReplyBody::NotModified,
+        Wanted::Unsatisfiable => ReplyBody::Unsatisfiable,
+        wanted => {
+            if let Wanted::Partial(part) = wanted {
+                range = Some(part);
+            }
+            match proxy.open(&record, kind, range.clone()).await? {
+                Artifact::Bytes(bytes) => ReplyBody::Bytes(bytes),
+                Artifact::Blob(blob) => ReplyBody::Blob(blob),
+                // The URL expires; the next request (from S3 through CloudFront) gets the zip
+                // itself, and S3 answers its range and conditions.
+                Artifact::Redirect(url) => {
+                    let url = HeaderValue::try_from(url).map_err(|_| {
+                        Error::new(
+                            ErrorKind::Storage,
+                            "the store produced an unusable presigned URL",
+                        )
+                    })?;
+                    return Ok(Reply {
+                        body: ReplyBody::Redirect(url),
+                        content_type: TEXT,
+                        cache_control: HeaderValue::from_static(NO_STORE),
+                        outcome,
+                        stored: None,
+                    });
+                }
+            }
+        }
     };
-    Ok(reply)
+    Ok(Reply {
+        body,
+        content_type: kind.content_type(),
+        cache_control: HeaderValue::from_static(artifact::IMMUTABLE),
+        outcome,
+        stored: Some(StoredParts {
+            validators,
+            length,
+            range,
+        }),
+    })
 }

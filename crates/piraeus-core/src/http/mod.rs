@@ -4,6 +4,7 @@
 //! responses and `log` writes one line per request.
 
 mod auth;
+mod conditional;
 mod goproxy;
 mod health;
 mod log;

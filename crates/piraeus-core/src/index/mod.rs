@@ -185,6 +185,12 @@ pub trait Index: Send + Sync {
         holder: &str,
         lease_expires: i64,
     ) -> Result<bool>;
+    /// Signals each time a fetch ends through this value (`mark_ready`, `mark_failed`), so
+    /// requests waiting for one wake at once instead of at their next poll. `None` when the
+    /// backend cannot tell (fetches end in other processes); waiters then only poll.
+    fn fetch_endings(&self) -> Option<tokio::sync::watch::Receiver<()>> {
+        None
+    }
     /// Records a fully stored version; `true` when this call made it ready.
     async fn mark_ready(&self, record: &StoredVersion) -> Result<bool>;
     /// Records that `holder`'s fetch failed, releasing its lease.

@@ -58,6 +58,8 @@ const READY_COLUMNS: &str =
 pub struct SqliteIndex {
     connection: Arc<Mutex<Connection>>,
     failures_marked: Arc<AtomicU64>,
+    /// Bumped when a fetch ends here (ready or failed), to wake the requests waiting for it.
+    fetches_ended: Arc<tokio::sync::watch::Sender<()>>,
 }
 
 /// Deletes failure records and cached answers past their retention; never a ready version.
@@ -100,6 +102,7 @@ impl SqliteIndex {
         Ok(Self {
             connection: Arc::new(Mutex::new(connection)),
             failures_marked: Arc::new(AtomicU64::new(0)),
+            fetches_ended: Arc::new(tokio::sync::watch::Sender::new(())),
         })
     }
 
@@ -219,8 +222,13 @@ impl Index for SqliteIndex {
         .await
     }
 
+    fn fetch_endings(&self) -> Option<tokio::sync::watch::Receiver<()>> {
+        Some(self.fetches_ended.subscribe())
+    }
+
     async fn mark_ready(&self, record: &StoredVersion) -> Result<bool> {
         let record = record.clone();
+        let ended = self.fetches_ended.clone();
         self.with(move |connection| {
             let changed = connection.execute(
                 "INSERT INTO versions (module, version, state, time, zip_hash, mod_hash, zip_size, mod_size, info_size, origin, fetched_at)
@@ -245,6 +253,7 @@ impl Index for SqliteIndex {
                     record.fetched_at
                 ],
             )?;
+            ended.send_replace(());
             Ok(changed == 1)
         })
         .await
@@ -269,6 +278,7 @@ impl Index for SqliteIndex {
             .failures_marked
             .fetch_add(1, Ordering::Relaxed)
             .is_multiple_of(PURGE_EVERY);
+        let ended = self.fetches_ended.clone();
         self.with(move |connection| {
             if purge {
                 purge_expired(connection, now)?;
@@ -286,6 +296,7 @@ impl Index for SqliteIndex {
                     now
                 ],
             )?;
+            ended.send_replace(());
             Ok(())
         })
         .await

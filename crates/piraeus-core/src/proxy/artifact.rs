@@ -3,6 +3,7 @@
 //! served with, by Piraeus or straight from S3 behind CloudFront.
 
 use crate::golang::path::escape;
+use crate::index::StoredVersion;
 use crate::store::BlobHeaders;
 
 /// The artifacts stored for each module version.
@@ -67,6 +68,15 @@ pub(crate) fn artifact_key(module: &str, version: &str, kind: ArtifactKind) -> S
         escape(version),
         kind.extension()
     )
+}
+
+/// The artifact's size as recorded when it was stored.
+pub(crate) fn artifact_size(record: &StoredVersion, kind: ArtifactKind) -> u64 {
+    match kind {
+        ArtifactKind::Info => record.info_size,
+        ArtifactKind::Mod => record.mod_size,
+        ArtifactKind::Zip => record.zip_size,
+    }
 }
 
 #[cfg(test)]

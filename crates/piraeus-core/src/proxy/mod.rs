@@ -2,9 +2,11 @@
 //! router in [`crate::http`] maps its answers and errors to responses.
 
 pub mod artifact;
+mod hits;
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::ops::Range;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -15,9 +17,11 @@ use crate::fetch::{FetchTrigger, ResolvedVersion, Resolver};
 use crate::golang::version;
 use crate::index::{AnswerKey, CachedAnswer, FetchFailure, Index, StoredVersion, VersionStatus};
 use crate::policy::{Decision, Policy};
-use crate::proxy::artifact::{ArtifactKind, artifact_key};
+use crate::proxy::artifact::{ArtifactKind, artifact_key, artifact_size};
+use crate::proxy::hits::{HitCache, SMALL_ARTIFACT_MAX};
 use crate::settings;
 use crate::store::{Blob, BlobStore};
+use bytes::Bytes;
 
 #[derive(Debug, Clone)]
 pub struct ProxySettings {
@@ -40,6 +44,8 @@ pub struct ProxySettings {
     /// Zips larger than this are answered with a redirect to a presigned URL when the store
     /// has them (a Lambda response cannot carry more than about 6 MB); `None` streams all.
     pub redirect_zips_over: Option<u64>,
+    /// Bytes of memory for ready records and small artifacts kept for hits; 0 keeps none.
+    pub cache_size: u64,
 }
 
 /// What a request for a version that is not stored yet gets.
@@ -84,6 +90,7 @@ impl Default for ProxySettings {
             instance: default_instance_name(),
             download_mode: settings::DOWNLOAD_MODE.default_value(),
             redirect_zips_over: None,
+            cache_size: settings::CACHE_SIZE.default_value(),
         }
     }
 }
@@ -134,8 +141,10 @@ pub(crate) enum FetchState {
     Failed(Error),
 }
 
-/// A canonical artifact: its bytes, or where to get them when they are too large for us.
+/// A canonical artifact (or the range of it asked for): its bytes in memory, streamed from the
+/// store, or where to get them when they are too large for us.
 pub(crate) enum Artifact {
+    Bytes(Bytes),
     Blob(Blob),
     Redirect(String),
 }
@@ -156,6 +165,7 @@ pub struct Proxy {
     trigger: Arc<dyn FetchTrigger>,
     settings: ProxySettings,
     policy: Policy,
+    hits: HitCache,
     leases_taken: AtomicU64,
     /// One refresh of a list, latest or query answer at a time per key in this process; the
     /// others wait for it and read what it remembered. Entries live while a refresh runs.
@@ -235,6 +245,7 @@ impl Proxy {
             index,
             resolver,
             trigger,
+            hits: HitCache::new(settings.cache_size),
             settings,
             policy: Policy::default(),
             leases_taken: AtomicU64::new(0),
@@ -281,34 +292,76 @@ impl Proxy {
         self.index.check().await
     }
 
-    /// A canonical version's `.info`, `.mod` or `.zip`, fetching the version on a miss.
-    pub(crate) async fn artifact(
+    /// The record of a stored version, fetching the version on a miss. A ready record never
+    /// changes, so once seen it is answered from memory: a hit asks neither the index nor the
+    /// store, only the policy (which may deny a module since).
+    pub(crate) async fn ready(
         &self,
         module: &str,
         version: &str,
-        kind: ArtifactKind,
-    ) -> Result<Served<Artifact>> {
+    ) -> Result<Served<Arc<StoredVersion>>> {
+        if let Some(record) = self.hits.record(module, version) {
+            if let Decision::Deny(message) = self.policy.decide(module) {
+                return Err(Error::forbidden(message));
+            }
+            return Ok(served(record, CacheOutcome::Hit));
+        }
         let (record, outcome) = self.ensure_stored(module, version).await?;
-        let key = artifact_key(module, version, kind);
+        let record = Arc::new(record);
+        self.hits.keep_record(record.clone());
+        Ok(served(record, outcome))
+    }
+
+    /// Opens a stored version's `.info`, `.mod` or `.zip`, or `range` of it (which the caller
+    /// keeps within the artifact's size in the record).
+    pub(crate) async fn open(
+        &self,
+        record: &StoredVersion,
+        kind: ArtifactKind,
+        range: Option<Range<u64>>,
+    ) -> Result<Artifact> {
+        let key = artifact_key(&record.module, &record.version, kind);
+        let size = artifact_size(record, kind);
+        if kind != ArtifactKind::Zip && size <= SMALL_ARTIFACT_MAX {
+            let bytes = match self.hits.body(record, kind) {
+                Some(bytes) => bytes,
+                None => {
+                    let bytes = crate::fetch::ingest::read_blob(self.store.as_ref(), &key)
+                        .await
+                        .map_err(|error| indexed_but_missing(&key, error))?;
+                    if bytes.len() as u64 != size {
+                        return Err(Error::new(
+                            ErrorKind::Storage,
+                            format!(
+                                "{key} has {} bytes, the index says {size}; run `piraeus verify`",
+                                bytes.len()
+                            ),
+                        ));
+                    }
+                    self.hits.keep_body(record, kind, bytes.clone());
+                    bytes
+                }
+            };
+            return Ok(Artifact::Bytes(match range {
+                Some(range) => bytes.slice(range.start as usize..range.end as usize),
+                None => bytes,
+            }));
+        }
         let too_large = kind == ArtifactKind::Zip
             && self
                 .settings
                 .redirect_zips_over
-                .is_some_and(|limit| record.zip_size > limit);
+                .is_some_and(|limit| size > limit);
         if too_large && let Some(url) = self.store.presigned_get(&key, REDIRECT_VALIDITY).await? {
-            return Ok(served(Artifact::Redirect(url), outcome));
+            return Ok(Artifact::Redirect(url));
         }
-        match self.store.get(&key).await {
-            Ok(blob) => Ok(served(Artifact::Blob(blob), outcome)),
-            Err(error) if error.kind() == ErrorKind::NotFound => Err(Error::new(
-                ErrorKind::Storage,
-                format!(
-                    "{key} is indexed as stored but missing from the store; run `piraeus verify`"
-                ),
-            )
-            .with_source(error)),
-            Err(error) => Err(error),
-        }
+        let opened = match range {
+            Some(range) => self.store.get_range(&key, range).await,
+            None => self.store.get(&key).await,
+        };
+        opened
+            .map(Artifact::Blob)
+            .map_err(|error| indexed_but_missing(&key, error))
     }
 
     /// Makes sure a canonical version is stored, running at most one fetch for it across every
@@ -323,7 +376,11 @@ impl Proxy {
         let deadline = Instant::now() + self.settings.wait_timeout;
         let mut outcome = CacheOutcome::Hit;
         let mut delay = Duration::from_millis(10);
+        let mut endings = self.index.fetch_endings();
         loop {
+            if let Some(endings) = &mut endings {
+                endings.borrow_and_update();
+            }
             match self.start_fetch(module, version, started_waiting).await? {
                 FetchState::Stored(record) => return Ok((record, outcome)),
                 FetchState::Failed(error) => return Err(error),
@@ -341,8 +398,23 @@ impl Proxy {
                     self.settings.wait_timeout.as_secs()
                 )));
             }
-            tokio::time::sleep(delay).await;
-            // Capped low: every waiter pays up to one interval after the fetch completes.
+            // Woken when a fetch here ends; polling covers fetches in other instances (and
+            // whatever else a backend cannot signal).
+            let fetch_ended = async {
+                match &mut endings {
+                    Some(endings) => endings.changed().await.is_ok(),
+                    None => std::future::pending().await,
+                }
+            };
+            let signalling = tokio::select! {
+                signalling = fetch_ended => signalling,
+                () = tokio::time::sleep(delay) => true,
+            };
+            if !signalling {
+                endings = None;
+            }
+            // Capped low: without a signal, a waiter pays up to one interval after the fetch
+            // completes.
             delay = (delay * 2).min(Duration::from_millis(100));
         }
     }
@@ -699,6 +771,19 @@ impl Proxy {
             .filter(|v| !version::is_pseudo_version(v))
             .collect())
     }
+}
+
+/// A store's "not found" for an artifact the index has as stored is the store's failure, not
+/// the client's answer: a 404 would send the go command to its next proxy.
+fn indexed_but_missing(key: &str, error: Error) -> Error {
+    if error.kind() != ErrorKind::NotFound {
+        return error;
+    }
+    Error::new(
+        ErrorKind::Storage,
+        format!("{key} is indexed as stored but missing from the store; run `piraeus verify`"),
+    )
+    .with_source(error)
 }
 
 fn only_from_storage(module: &str) -> Error {

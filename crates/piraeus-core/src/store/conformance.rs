@@ -21,6 +21,7 @@ pub async fn run(store: Arc<dyn BlobStore>) {
     absent_keys(store.as_ref(), &prefix).await;
     unsafe_keys_are_refused(store.as_ref()).await;
     file_sources_stream(store.as_ref(), &prefix).await;
+    ranges(store.as_ref(), &prefix).await;
     concurrent_writers_one_winner(store.clone(), &prefix).await;
 }
 
@@ -37,6 +38,33 @@ async fn read_all(store: &dyn BlobStore, key: &str) -> Vec<u8> {
         "declared length matches contents of {key}"
     );
     contents
+}
+
+/// A resumed download reads the rest of a blob: exactly the bytes asked for, wherever they are.
+async fn ranges(store: &dyn BlobStore, prefix: &str) {
+    let key = format!("{prefix}/ranges/@v/v1.0.0.zip");
+    let contents: Vec<u8> = (0..100_000u32).map(|n| (n % 251) as u8).collect();
+    store
+        .put_if_absent(
+            &key,
+            BlobSource::Bytes(Bytes::from(contents.clone())),
+            ArtifactKind::Zip.headers(),
+        )
+        .await
+        .unwrap();
+    for range in [0..1, 0..100_000, 99_999..100_000, 65_000..70_000, 50..50] {
+        let mut blob = store.get_range(&key, range.clone()).await.unwrap();
+        let mut read = Vec::new();
+        blob.body.read_to_end(&mut read).await.unwrap();
+        let expected = &contents[range.start as usize..range.end as usize];
+        assert_eq!(blob.length, expected.len() as u64, "{range:?}");
+        assert!(read == expected, "bytes {range:?} of {key}");
+    }
+    assert!(
+        matches!(store.get_range(&format!("{prefix}/absent/@v/v1.0.0.zip"), 0..1).await,
+            Err(ref e) if e.kind() == ErrorKind::NotFound),
+        "a range of an absent blob is not found"
+    );
 }
 
 async fn round_trip_and_no_overwrite(store: &dyn BlobStore, prefix: &str) {

@@ -1,10 +1,14 @@
 //! The data directory as a blob store. Files sit exactly at their GOPROXY paths, so
 //! `GOPROXY=file:///path/to/data` serves the same bytes without Piraeus running.
 
-use std::io;
+use std::io::{self, Read, Seek};
+use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::task::{Context, Poll};
 
 use async_trait::async_trait;
+use tokio::io::{AsyncRead, ReadBuf};
 
 use super::{Blob, BlobHeaders, BlobSource, BlobStore, PutOutcome, check_key};
 use crate::cleanup;
@@ -33,13 +37,11 @@ impl FilesystemStore {
         check_key(key)?;
         Ok(self.root.join(key))
     }
-}
 
-#[async_trait]
-impl BlobStore for FilesystemStore {
-    async fn get(&self, key: &str) -> Result<Blob> {
+    /// Opens a stored file on the calling thread, like its reads (see [`FileBody`]).
+    fn open_file(&self, key: &str) -> Result<(std::fs::File, u64)> {
         let path = self.path_for(key)?;
-        let file = match tokio::fs::File::open(&path).await {
+        let file = match std::fs::File::open(&path) {
             Ok(file) => file,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 return Err(Error::not_found(format!("{key} is not stored")));
@@ -48,13 +50,78 @@ impl BlobStore for FilesystemStore {
         };
         let length = file
             .metadata()
-            .await
             .map_err(|e| Error::storage(path.display(), e))?
             .len();
-        Ok(Blob {
+        Ok((file, length))
+    }
+}
+
+/// A stored file read on the async runtime's own thread. Stored files never change and are
+/// usually in the page cache, where a read costs microseconds: less than handing each read to
+/// a blocking thread and back, which is what `tokio::fs` does and what kept hits far below a
+/// static file server's speed. nginx reads its files the same way. Yields at most `remaining`
+/// bytes, so a range ends where it should.
+struct FileBody {
+    file: std::fs::File,
+    remaining: u64,
+}
+
+impl FileBody {
+    fn blob(file: std::fs::File, length: u64) -> Blob {
+        Blob {
             length,
-            body: Box::pin(file),
-        })
+            body: Box::pin(FileBody {
+                file,
+                remaining: length,
+            }),
+        }
+    }
+}
+
+impl AsyncRead for FileBody {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        let wanted = usize::try_from(this.remaining)
+            .unwrap_or(usize::MAX)
+            .min(buf.remaining());
+        if wanted == 0 {
+            return Poll::Ready(Ok(()));
+        }
+        let read = this.file.read(&mut buf.initialize_unfilled_to(wanted)[..wanted])?;
+        if read == 0 {
+            return Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "a stored file is shorter than when it was opened",
+            )));
+        }
+        buf.advance(read);
+        this.remaining -= read as u64;
+        Poll::Ready(Ok(()))
+    }
+}
+
+#[async_trait]
+impl BlobStore for FilesystemStore {
+    async fn get(&self, key: &str) -> Result<Blob> {
+        let (file, length) = self.open_file(key)?;
+        Ok(FileBody::blob(file, length))
+    }
+
+    async fn get_range(&self, key: &str, range: Range<u64>) -> Result<Blob> {
+        let (mut file, length) = self.open_file(key)?;
+        if range.start > range.end || range.end > length {
+            return Err(Error::invalid(format!(
+                "{key}: bytes {}..{} are not within its {length} bytes",
+                range.start, range.end
+            )));
+        }
+        file.seek(io::SeekFrom::Start(range.start))
+            .map_err(|e| Error::storage(key, e))?;
+        Ok(FileBody::blob(file, range.end - range.start))
     }
 
     async fn head(&self, key: &str) -> Result<Option<u64>> {

@@ -6,6 +6,7 @@
 pub mod conformance;
 mod filesystem;
 
+use std::ops::Range;
 use std::path::PathBuf;
 use std::pin::Pin;
 use std::time::Duration;
@@ -18,7 +19,8 @@ use crate::error::{Error, Result};
 
 pub use filesystem::{FilesystemStore, PRIVATE_DIR};
 
-/// A stored artifact opened for reading: its length and a stream of its bytes.
+/// A stored artifact opened for reading: the length of what the body yields (the whole blob,
+/// or the range asked for) and a stream of its bytes.
 pub struct Blob {
     pub length: u64,
     pub body: Pin<Box<dyn AsyncRead + Send>>,
@@ -53,12 +55,15 @@ pub enum PutOutcome {
 ///   stored bytes stay as they were, even under concurrent writers (exactly one sees `Created`).
 /// - A reader never sees a partial blob: a key is either absent or complete.
 /// - `put_if_absent` keeps `headers` with the blob where the backend serves blobs itself.
+/// - `get_range` yields exactly the bytes of the range, which the caller keeps within the blob.
 /// - `get` of an absent key is `Error::NotFound`; a key that could escape the store's root
 ///   (`..`, absolute, empty elements, NUL) is `Error::Invalid` and touches nothing.
 #[async_trait]
 pub trait BlobStore: Send + Sync {
     /// Opens a blob for streaming.
     async fn get(&self, key: &str) -> Result<Blob>;
+    /// Opens part of a blob for streaming (an interrupted download resuming).
+    async fn get_range(&self, key: &str, range: Range<u64>) -> Result<Blob>;
     /// The blob's length, or `None` when absent.
     async fn head(&self, key: &str) -> Result<Option<u64>>;
     /// Stores the blob unless the key already exists. Never overwrites.

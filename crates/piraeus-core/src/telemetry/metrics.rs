@@ -17,6 +17,10 @@ pub fn enable() {
 
 /// One GOPROXY request: `outcome` is hit, miss or error.
 pub fn request(route: &str, outcome: &str, status: u16, duration_ms: f64) {
+    // Every request passes here: build nothing when metrics are off.
+    if !ENABLED.load(Ordering::Relaxed) {
+        return;
+    }
     emit(
         &[("Route", route), ("Outcome", outcome)],
         &[

@@ -16,7 +16,7 @@ use piraeus_core::local::{self, LocalConfig};
 use piraeus_core::policy::Policy;
 use piraeus_core::redact;
 use piraeus_core::settings::{
-    ANSWER_TTL, AUTH_FILE, DATA_DIR, DOWNLOAD_MODE, FAILURE_TTL, FETCH_TIMEOUT, GO, HEADER_TIMEOUT,
+    ANSWER_TTL, AUTH_FILE, CACHE_SIZE, DATA_DIR, DOWNLOAD_MODE, FAILURE_TTL, FETCH_TIMEOUT, GO, HEADER_TIMEOUT,
     IDLE_TIMEOUT, INDEX, LISTEN, MAX_CONCURRENT_FETCHES, MAX_CONCURRENT_LOOKUPS, MAX_CONNECTIONS,
     MAX_QUEUED, NOT_FOUND_TTL, POLICY, SHUTDOWN_TIMEOUT, STORE, TLS_CERT, TLS_KEY, UPSTREAM,
 };
@@ -41,6 +41,7 @@ pub fn command() -> Command {
         .arg(flag(&FAILURE_TTL))
         .arg(flag(&DOWNLOAD_MODE))
         .arg(flag(&POLICY))
+        .arg(flag(&CACHE_SIZE))
         .arg(flag(&AUTH_FILE))
         .arg(flag(&TLS_CERT).requires(TLS_KEY.flag))
         .arg(flag(&TLS_KEY).requires(TLS_CERT.flag))
@@ -64,6 +65,7 @@ pub async fn run(arguments: &ArgMatches) -> anyhow::Result<ExitCode> {
         not_found_ttl: given(arguments, &NOT_FOUND_TTL),
         failure_ttl: given(arguments, &FAILURE_TTL),
         download_mode: given(arguments, &DOWNLOAD_MODE),
+        cache_size: given(arguments, &CACHE_SIZE),
     };
     let proxy = open(&config, arguments).await.with_context(|| {
         format!(
