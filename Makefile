@@ -69,7 +69,8 @@ deps: deps-system deps-python ## Install what the tests need and is missing (no-
 
 # The go command is both the integration tests' client and the proxy's fetcher; git is what it
 # fetches with; node runs the CloudFront function (the template tests, make stack's edge); curl
-# makes the range and conditional requests in the tests.
+# makes the range and conditional requests in the tests; golang.org/x/mod (Debian ships it in
+# /usr/share/gocode) builds the tests' checksum database, tests/sumdb-server.
 # Debian's packages are enough (Go 1.19 or newer, Node.js 18 or newer).
 deps-system:
 	@command -v $(CARGO) >/dev/null 2>&1 || { \
@@ -79,6 +80,7 @@ deps-system:
 	command -v git >/dev/null 2>&1 || missing="$$missing git"; \
 	command -v node >/dev/null 2>&1 || missing="$$missing nodejs"; \
 	command -v curl >/dev/null 2>&1 || missing="$$missing curl"; \
+	test -d /usr/share/gocode/src/golang.org/x/mod/sumdb || missing="$$missing golang-golang-x-mod-dev"; \
 	if [ -z "$$missing" ]; then exit 0; fi; \
 	if [ "$(CAN_INSTALL)" != yes ]; then \
 		echo "error: missing:$$missing. Install them (Debian/Ubuntu: apt-get install$$missing) and rerun; neither root nor sudo is available here." >&2; \

@@ -4,10 +4,13 @@
 // - Every request runs the template's viewer-request function (client tokens, the `+` rewrite),
 //   before the cache, as on CloudFront.
 // - Only GET and HEAD; the query string is neither forwarded nor part of the cache key, and no
-//   viewer header reaches an origin (the distribution's cache policy forwards none).
-// - `*/@v/list` and `*/@latest` go to the serve function. Everything else goes to the bucket
-//   first, with a SigV4-signed GET (origin access control), and to the serve function when the
-//   bucket answers 403 or 404 or cannot be reached (the origin group's failover).
+//   viewer header reaches an origin (the distribution's cache policy forwards none). Except on
+//   `/index`, whose behaviour does not cache and forwards the query string.
+// - `*/@v/list`, `*/@latest`, `/index` and a checksum database's lookups, `latest`, `supported`
+//   and partial tiles go to the serve function. Everything else (artifacts, full checksum
+//   database tiles) goes to the bucket first, with a SigV4-signed GET (origin access control),
+//   and to the serve function when the bucket answers 403 or 404 or cannot be reached (the
+//   origin group's failover).
 // - GET 200 answers are kept for as long as their Cache-Control says (the cache policy has
 //   default TTL 0), in memory, within the bounds below.
 // - Status, headers and body are passed through, streamed; redirects are not followed.
@@ -187,6 +190,14 @@ function request(origin, path, method, headers) {
 // Requests
 // ---------------------------------------------------------------------------------------------
 
+// template.yaml's behaviours for a checksum database's changing answers, which the bucket never
+// holds (it holds only full tiles): /sumdb/*/lookup/*, /sumdb/*/latest, /sumdb/*/supported and
+// /sumdb/*.p/* (partial tiles) go to the serve function.
+const SUMDB_SERVE_ONLY = [
+  /^\/sumdb\/.*\/lookup\/.*$/s, /^\/sumdb\/.*\/latest$/s, /^\/sumdb\/.*\/supported$/s,
+  /^\/sumdb\/.*\.p\/.*$/s,
+];
+
 // CloudFront's event for a viewer-request function: lower-case header names, duplicates in
 // multiValue. Cookies are left out: the distribution forwards none and the function reads none.
 function viewerRequestEvent(incoming, path, query) {
@@ -245,13 +256,14 @@ function forwardedHeaders(upstream, source) {
   return headers;
 }
 
-// Streams an origin's answer to the client, keeping a copy when it may be cached.
+// Streams an origin's answer to the client, keeping a copy when it may be cached (never with
+// an undefined key: a behaviour that does not cache).
 function relay(upstream, response, method, key, source) {
   const headers = forwardedHeaders(upstream, source);
   response.writeHead(upstream.statusCode, headers);
   const seconds = freshSeconds(upstream.headers['cache-control']);
   const declared = Number(upstream.headers['content-length'] ?? 0);
-  if (method === 'GET' && upstream.statusCode === 200 && seconds > 0
+  if (key !== undefined && method === 'GET' && upstream.statusCode === 200 && seconds > 0
       && declared <= MAX_ENTRY_BYTES) {
     const chunks = [];
     let length = 0;
@@ -307,12 +319,16 @@ async function answer(incoming, response) {
     return 'function';
   }
   const uri = result.uri;
-  const cached = cacheLookup(uri);
+  // template.yaml's `/index` behaviour: the serve function only, CachingDisabled, and the
+  // origin request policy forwards the query string.
+  const feed = uri === '/index';
+  const cached = feed ? undefined : cacheLookup(uri);
   if (cached !== undefined) {
     sendCached(response, method, cached);
     return 'cache';
   }
-  const serveOnly = path.endsWith('/@v/list') || path.endsWith('/@latest');
+  const serveOnly = feed || path.endsWith('/@v/list') || path.endsWith('/@latest')
+    || SUMDB_SERVE_ONLY.some((pattern) => pattern.test(path));
   const fromBucket = serveOnly ? undefined : bucketPath(uri);
   if (fromBucket !== undefined) {
     try {
@@ -328,14 +344,15 @@ async function answer(incoming, response) {
       console.error(`edge: the bucket did not answer, trying the serve function: ${error.message}`);
     }
   }
+  const target = feed && query !== '' ? `${uri}?${query}` : uri;
   let upstream;
   try {
-    upstream = await request(serve, `${serve.pathname.replace(/\/$/, '')}${uri}`, method, {});
+    upstream = await request(serve, `${serve.pathname.replace(/\/$/, '')}${target}`, method, {});
   } catch (error) {
     sendText(response, 502, `edge: the serve function did not answer: ${error.message}\n`, 'serve');
     return 'serve failed';
   }
-  await relay(upstream, response, method, uri, 'serve');
+  await relay(upstream, response, method, feed ? undefined : uri, 'serve');
   return 'serve';
 }
 

@@ -12,10 +12,14 @@
 //! - `limits`: header and idle timeouts, the connection cap, shutdown.
 //! - `soak`: clients, upstream outages and SIGKILLs together; nothing lost (`make soak`).
 //! - `faults`: upstream failures answer 502, so clients never go around the proxy by mistake.
+//! - `sumdb`: the checksum-database proxy against a real, signed test database
+//!   (`tests/sumdb-server`): verified downloads, a tampered sum refused, the database down,
+//!   private modules and malformed paths refused without asking it.
 //! - `conformance`, `aws_backends`: every store and index backend passes the same suites; S3
 //!   and DynamoDB in one or two processes.
 //! - `prefetch`, `fetch_function`, `template`: the prefetch API, the fetch function's events,
 //!   and template.yaml against the code.
+//! - `index_feed`: `GET /index`, the feed of stored versions (index.golang.org's format).
 
 #[macro_use]
 mod common;
@@ -28,6 +32,7 @@ mod faults;
 mod fetch_function;
 mod go_client;
 mod hostile;
+mod index_feed;
 mod limits;
 mod prefetch;
 mod resumable;
@@ -35,4 +40,5 @@ mod security;
 mod soak;
 mod storage;
 mod streaming;
+mod sumdb;
 mod template;

@@ -88,7 +88,9 @@ fn store_module(sandbox: &Sandbox) {
 }
 
 fn check_ranges_and_conditions(sandbox: &Sandbox, server: &Server, base: &str) {
-    let work = sandbox.path().join(format!("curl-{}", server.address.replace(':', "-")));
+    let work = sandbox
+        .path()
+        .join(format!("curl-{}", server.address.replace(':', "-")));
     std::fs::create_dir_all(&work).unwrap();
     let zip_url = format!("{base}{ZIP}");
 
@@ -96,10 +98,16 @@ fn check_ranges_and_conditions(sandbox: &Sandbox, server: &Server, base: &str) {
     assert_eq!(whole.status, 200);
     let length = whole.body.len();
     assert!(length > 3 << 20, "the zip holds the payload");
-    assert_eq!(whole.header("content-length"), Some(length.to_string().as_str()));
+    assert_eq!(
+        whole.header("content-length"),
+        Some(length.to_string().as_str())
+    );
     assert_eq!(whole.header("accept-ranges"), Some("bytes"));
     let etag = whole.header("etag").expect("an entity tag").to_string();
-    let last_modified = whole.header("last-modified").expect("Last-Modified").to_string();
+    let last_modified = whole
+        .header("last-modified")
+        .expect("Last-Modified")
+        .to_string();
     assert!(etag.starts_with("\"h1:") && etag.ends_with('"'), "{etag}");
 
     // A range: exactly those bytes.
@@ -124,7 +132,10 @@ fn check_ranges_and_conditions(sandbox: &Sandbox, server: &Server, base: &str) {
         .output()
         .unwrap();
     assert!(output.status.success(), "{output:?}");
-    assert!(std::fs::read(&partial).unwrap() == whole.body, "resumed bytes differ");
+    assert!(
+        std::fs::read(&partial).unwrap() == whole.body,
+        "resumed bytes differ"
+    );
 
     // Beyond the end: 416, naming the length.
     let beyond = curl(&work, &zip_url, &["-r", &format!("{length}-")]);
@@ -135,10 +146,18 @@ fn check_ranges_and_conditions(sandbox: &Sandbox, server: &Server, base: &str) {
     );
 
     // If-Range with another copy's tag: the whole artifact, not a piece of the wrong one.
-    let stale = curl(&work, &zip_url, &["-r", "0-9", "-H", "If-Range: \"h1:old\""]);
+    let stale = curl(
+        &work,
+        &zip_url,
+        &["-r", "0-9", "-H", "If-Range: \"h1:old\""],
+    );
     assert_eq!(stale.status, 200);
     assert_eq!(stale.body.len(), length);
-    let current = curl(&work, &zip_url, &["-r", "0-9", "-H", &format!("If-Range: {etag}")]);
+    let current = curl(
+        &work,
+        &zip_url,
+        &["-r", "0-9", "-H", &format!("If-Range: {etag}")],
+    );
     assert_eq!(current.status, 206);
     assert_eq!(current.body, whole.body[..10]);
 
@@ -147,8 +166,17 @@ fn check_ranges_and_conditions(sandbox: &Sandbox, server: &Server, base: &str) {
     assert_eq!(by_tag.status, 304);
     assert!(by_tag.body.is_empty());
     assert_eq!(by_tag.header("etag"), Some(etag.as_str()));
-    assert!(by_tag.header("cache-control").unwrap().contains("immutable"));
-    let by_date = curl(&work, &zip_url, &["-H", &format!("If-Modified-Since: {last_modified}")]);
+    assert!(
+        by_tag
+            .header("cache-control")
+            .unwrap()
+            .contains("immutable")
+    );
+    let by_date = curl(
+        &work,
+        &zip_url,
+        &["-H", &format!("If-Modified-Since: {last_modified}")],
+    );
     assert_eq!(by_date.status, 304);
     let other = curl(&work, &zip_url, &["-H", "If-None-Match: \"h1:other\""]);
     assert_eq!(other.status, 200);
@@ -177,7 +205,10 @@ fn check_ranges_and_conditions(sandbox: &Sandbox, server: &Server, base: &str) {
     // HEAD has no ranges: the whole artifact's headers.
     let head = curl(&work, &zip_url, &["-I", "-r", "0-9"]);
     assert_eq!(head.status, 200);
-    assert_eq!(head.header("content-length"), Some(length.to_string().as_str()));
+    assert_eq!(
+        head.header("content-length"),
+        Some(length.to_string().as_str())
+    );
     assert_eq!(head.header("content-range"), None);
 }
 

@@ -526,8 +526,16 @@ fn cloudfront_fails_over_from_s3_to_serve_and_rewrites_plus() {
         "the fallback is the serve function URL: {fallback}"
     );
 
-    // list and @latest never exist in S3: they go straight to the function.
-    for pattern in ["*/@v/list", "*/@latest"] {
+    // list, @latest and the checksum database's changing answers never exist in S3: they go
+    // straight to the function. Full tiles do, and take the default behaviour.
+    for pattern in [
+        "*/@v/list",
+        "*/@latest",
+        "/sumdb/*/lookup/*",
+        "/sumdb/*/latest",
+        "/sumdb/*/supported",
+        "/sumdb/*.p/*",
+    ] {
         let behaviour = config["CacheBehaviors"]
             .as_array()
             .into_iter()

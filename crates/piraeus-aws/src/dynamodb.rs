@@ -442,35 +442,98 @@ impl Index for DynamoIndex {
     }
 
     async fn feed(&self, after: Option<&FeedCursor>, limit: usize) -> Result<Vec<StoredVersion>> {
-        let after_key = after
-            .map(|c| feed_key(c.fetched_at, &c.module, &c.version))
-            .unwrap_or_default();
-        // Each shard is sorted; the first `limit` of each, merged, holds the global first `limit`.
-        let mut merged = Vec::new();
-        for shard in 0..FEED_SHARDS {
-            let output = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(schema::FEED_INDEX)
-                .key_condition_expression("feed_shard = :shard AND feed_key > :after")
-                .expression_attribute_values(":shard", string(format!("feed#{shard}")))
-                .expression_attribute_values(":after", string(&after_key))
-                .limit(limit.clamp(1, 1000) as i32)
-                .send()
-                .await
-                .map_err(|e| storage_error("query feed", e))?;
-            for item in output.items() {
-                merged.push((get_string(item, schema::FEED_KEY)?, stored_version(item)?));
+        // None: from the beginning (DynamoDB refuses an empty string as a key value).
+        let mut after_key = after.map(|c| feed_key(c.fetched_at, &c.module, &c.version));
+        let mut feed = Vec::new();
+        // A round reads one page of each shard. When a shard had more than its page (its limit,
+        // or DynamoDB's 1 MB), the round is only complete up to that page's end, and another
+        // round continues from the last entry taken.
+        while feed.len() < limit {
+            let mut pages = Vec::new();
+            for shard in 0..FEED_SHARDS {
+                let query = self
+                    .client
+                    .query()
+                    .table_name(&self.table)
+                    .index_name(schema::FEED_INDEX)
+                    .expression_attribute_values(":shard", string(format!("feed#{shard}")))
+                    .limit((limit - feed.len()).clamp(1, 1000) as i32);
+                let query = match &after_key {
+                    Some(after_key) => query
+                        .key_condition_expression("feed_shard = :shard AND feed_key > :after")
+                        .expression_attribute_values(":after", string(after_key)),
+                    None => query.key_condition_expression("feed_shard = :shard"),
+                };
+                let output = query
+                    .send()
+                    .await
+                    .map_err(|e| storage_error("query feed", e))?;
+                let entries = output
+                    .items()
+                    .iter()
+                    .map(|item| Ok((get_string(item, schema::FEED_KEY)?, stored_version(item)?)))
+                    .collect::<Result<Vec<_>>>()?;
+                pages.push(ShardPage {
+                    entries,
+                    more: output.last_evaluated_key().is_some(),
+                });
+            }
+            let (round, finished) = merge_shard_pages(pages, limit - feed.len())?;
+            let Some((last_key, _)) = round.last() else {
+                break;
+            };
+            after_key = Some(last_key.clone());
+            feed.extend(round.into_iter().map(|(_, record)| record));
+            if finished {
+                break;
             }
         }
-        merged.sort_by(|a, b| a.0.cmp(&b.0));
-        Ok(merged
-            .into_iter()
-            .take(limit)
-            .map(|(_, record)| record)
-            .collect())
+        Ok(feed)
     }
+}
+
+/// One query's worth of a feed shard: entries in feed-key order, and whether the shard has
+/// more after them.
+struct ShardPage<T> {
+    entries: Vec<(String, T)>,
+    more: bool,
+}
+
+/// Merges one page of every shard into the first `limit` entries, in feed-key order, that are
+/// certainly the next ones: none past the end of a shard's page when that shard has more (an
+/// entry of it could come before). With them, whether the caller is done: `limit` were found,
+/// or every shard was read to its end (the feed has no more).
+fn merge_shard_pages<T>(
+    pages: Vec<ShardPage<T>>,
+    limit: usize,
+) -> Result<(Vec<(String, T)>, bool)> {
+    let mut bound: Option<String> = None;
+    let mut finished = true;
+    let mut merged = Vec::new();
+    for page in pages {
+        if page.more {
+            finished = false;
+            let Some((last, _)) = page.entries.last() else {
+                return Err(Error::new(
+                    ErrorKind::Storage,
+                    "a feed shard answered no entries but said it had more",
+                ));
+            };
+            if bound.as_ref().is_none_or(|bound| last < bound) {
+                bound = Some(last.clone());
+            }
+        }
+        merged.extend(page.entries);
+    }
+    merged.sort_by(|a, b| a.0.cmp(&b.0));
+    if let Some(bound) = bound {
+        merged.retain(|(key, _)| *key <= bound);
+    }
+    if merged.len() >= limit {
+        merged.truncate(limit);
+        finished = true;
+    }
+    Ok((merged, finished))
 }
 
 #[cfg(test)]
@@ -481,6 +544,41 @@ mod tests {
     fn feed_keys_sort_in_ingest_order() {
         assert!(feed_key(999, "b", "v1") < feed_key(1000, "a", "v0"));
         assert!(feed_key(1000, "a", "v1.0.0") < feed_key(1000, "b", "v0.1.0"));
+    }
+
+    fn page(keys: &[&str], more: bool) -> ShardPage<()> {
+        ShardPage {
+            entries: keys.iter().map(|key| (key.to_string(), ())).collect(),
+            more,
+        }
+    }
+
+    fn keys(merged: &[(String, ())]) -> Vec<&str> {
+        merged.iter().map(|(key, _)| key.as_str()).collect()
+    }
+
+    #[test]
+    fn a_shard_with_more_bounds_the_merge() {
+        // Shard 0 stopped at "c" (its limit or 1 MB): its next entry may be "d", so "e" and "f"
+        // from the other shard cannot be given yet.
+        let (merged, finished) = merge_shard_pages(
+            vec![page(&["a", "c"], true), page(&["b", "e", "f"], false)],
+            10,
+        )
+        .unwrap();
+        assert_eq!(keys(&merged), ["a", "b", "c"]);
+        assert!(!finished, "the caller must read on after c");
+        // Every shard read to its end: all of it, and the feed has no more.
+        let (merged, finished) =
+            merge_shard_pages(vec![page(&["a", "c"], false), page(&["b"], false)], 10).unwrap();
+        assert_eq!(keys(&merged), ["a", "b", "c"]);
+        assert!(finished);
+        // Enough for the limit: a full page.
+        let (merged, finished) =
+            merge_shard_pages(vec![page(&["a", "c"], true), page(&["b"], true)], 2).unwrap();
+        assert_eq!(keys(&merged), ["a", "b"]);
+        assert!(finished);
+        assert!(merge_shard_pages(vec![page(&[], true)], 2).is_err());
     }
 
     #[test]

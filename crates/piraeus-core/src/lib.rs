@@ -15,6 +15,7 @@
 //! - [`auth`]: client tokens (HTTP Basic against hashed secrets).
 //! - [`policy`]: which modules may be fetched, served, redirected or denied; the approval hook.
 //! - [`redact`]: credentials, paths and addresses kept out of logs and responses.
+//! - [`sumdb`]: the checksum-database proxy (`/sumdb/<name>/...`).
 
 pub mod auth;
 pub(crate) mod cleanup;
@@ -31,6 +32,7 @@ pub mod proxy;
 pub mod redact;
 pub mod settings;
 pub mod store;
+pub mod sumdb;
 pub mod telemetry;
 pub mod verify;
 

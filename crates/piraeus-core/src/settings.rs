@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use crate::error::{Error, Result};
 use crate::proxy::DownloadMode;
+use crate::sumdb::{SumDatabase, parse_databases};
 use crate::telemetry::logging::LogFormat;
 
 /// One setting. `T` is what the parser makes of the text.
@@ -318,6 +319,17 @@ pub const CACHE_SIZE: Setting<u64> = Setting {
     parse: parse_bytes,
 };
 
+/// A list: the command's flag may be repeated, and the variable separates entries with commas.
+pub const SUMDB: Setting<Vec<SumDatabase>> = Setting {
+    flag: "sumdb",
+    env: "PIRAEUS_SUMDB",
+    default: Some("sum.golang.org=https://sum.golang.org"),
+    help: "A checksum database to proxy at /sumdb/NAME/, as NAME=URL (NAME as in GOSUMDB); \
+           repeat the flag (or separate entries with commas) for several, or \"off\" for none. \
+           Lookups of modules matching GOPRIVATE or GONOSUMDB are refused",
+    parse: parse_databases,
+};
+
 pub const FETCH_FUNCTION: Setting<String> = Setting {
     flag: "fetch-function",
     env: "PIRAEUS_FETCH_FUNCTION",
@@ -353,7 +365,11 @@ fn parse_bytes(text: &str) -> Result<u64, String> {
         "KiB" => 1 << 10,
         "MiB" => 1 << 20,
         "GiB" => 1 << 30,
-        _ => return Err(format!("{text:?} is not a size (e.g. 4096, 512KiB, 64MiB, 2GiB)")),
+        _ => {
+            return Err(format!(
+                "{text:?} is not a size (e.g. 4096, 512KiB, 64MiB, 2GiB)"
+            ));
+        }
     };
     number
         .parse::<u64>()
@@ -514,6 +530,7 @@ mod tests {
         WAIT_TIMEOUT.default_value();
         REDIRECT_ZIPS_OVER.default_value();
         SCRATCH_DIR.default_value();
+        assert_eq!(SUMDB.default_value()[0].name, "sum.golang.org");
     }
 
     #[test]

@@ -9,6 +9,7 @@ use piraeus_core::fetch::{GoToolchain, GoToolchainConfig, Ingester};
 use piraeus_core::policy::Policy;
 use piraeus_core::proxy::{DownloadMode, Proxy, ProxySettings, default_instance_name, lease_for};
 use piraeus_core::settings::{self, BucketLocation, TableLocation};
+use piraeus_core::sumdb::SumDbConfig;
 use piraeus_core::telemetry::{logging, metrics};
 use piraeus_core::{Error, Result};
 
@@ -34,6 +35,9 @@ pub struct FunctionConfig {
     upstream: String,
     /// The module policy: a file, or s3://BUCKET/KEY (serve and prefetch).
     policy: Option<String>,
+    /// The checksum databases the serve function proxies, with the GOPRIVATE and GONOSUMDB
+    /// patterns whose lookups it refuses.
+    sumdb: SumDbConfig,
     go_binary: PathBuf,
     scratch_dir: PathBuf,
     /// Names this execution environment in fetch leases (its log stream, which is unique).
@@ -61,6 +65,11 @@ impl FunctionConfig {
             cache_size: settings::CACHE_SIZE.require(lookup)?,
             upstream: settings::UPSTREAM.require(lookup)?,
             policy: settings::POLICY.read(lookup)?,
+            sumdb: SumDbConfig::new(
+                settings::SUMDB.require(lookup)?,
+                settings::ANSWER_TTL.require(lookup)?,
+                lookup,
+            ),
             go_binary: settings::GO.require(lookup)?,
             scratch_dir: settings::SCRATCH_DIR.require(lookup)?,
             instance: lookup("AWS_LAMBDA_LOG_STREAM_NAME")
@@ -106,14 +115,15 @@ pub async fn build_proxy(config: &FunctionConfig) -> Result<Proxy> {
         Some(location) => sdk::load_policy(&sdk, location).await?,
         None => Policy::default(),
     };
-    Ok(Proxy::new(
+    Proxy::new(
         sdk::open_store(&sdk, &config.store),
         sdk::open_index(&sdk, &config.index),
         fetch.clone(),
         fetch,
         config.proxy_settings(),
     )
-    .with_policy(policy))
+    .with_policy(policy)
+    .with_sumdb(config.sumdb.clone())
 }
 
 /// The fetch function's handler: the Go toolchain over S3 and DynamoDB.
@@ -174,6 +184,8 @@ mod tests {
             settings::REDIRECT_ZIPS_OVER.default_value()
         );
         assert_eq!(config.upstream, settings::UPSTREAM.default_value());
+        assert_eq!(config.sumdb.databases, settings::SUMDB.default_value());
+        assert!(config.sumdb.private_patterns.is_empty());
 
         let missing = FunctionConfig::from_lookup(&env(&[("PIRAEUS_INDEX", "dynamodb://table")]));
         assert!(

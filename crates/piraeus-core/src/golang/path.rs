@@ -20,7 +20,7 @@ const WINDOWS_RESERVED: &[&str] = &[
 ];
 
 /// `s` quoted for an error message, cut short if long so hostile input cannot bloat logs.
-fn quoted(s: &str) -> String {
+pub(crate) fn quoted(s: &str) -> String {
     const MAX: usize = 80;
     if s.len() <= MAX {
         return format!("{s:?}");

@@ -84,9 +84,7 @@ pub(super) fn evaluate(
     }
     match parse_range(range.as_bytes(), length) {
         RangeRequest::Ignored => Wanted::Full,
-        RangeRequest::Satisfiable(range) if range.start == 0 && range.end == length => {
-            Wanted::Full
-        }
+        RangeRequest::Satisfiable(range) if range.start == 0 && range.end == length => Wanted::Full,
         RangeRequest::Satisfiable(range) => Wanted::Partial(range),
         RangeRequest::Unsatisfiable => Wanted::Unsatisfiable,
     }
@@ -218,7 +216,10 @@ mod tests {
         let zip = Validators::of(&record(), ArtifactKind::Zip);
         assert_eq!(zip.etag, "\"h1:Zip+Sum/=\"");
         assert_eq!(zip.last_modified, "Fri, 01 Mar 2024 12:00:00 GMT");
-        assert_eq!(Validators::of(&record(), ArtifactKind::Mod).etag, "\"h1:ModSum=\"");
+        assert_eq!(
+            Validators::of(&record(), ArtifactKind::Mod).etag,
+            "\"h1:ModSum=\""
+        );
         assert_eq!(
             Validators::of(&record(), ArtifactKind::Info).etag,
             "\"info-h1:Zip+Sum/=\""
@@ -228,7 +229,8 @@ mod tests {
     #[test]
     fn not_modified() {
         let v = Validators::of(&record(), ArtifactKind::Zip);
-        let wanted = |pairs: &[(header::HeaderName, &str)]| evaluate(&request(pairs), &v, 1000, true);
+        let wanted =
+            |pairs: &[(header::HeaderName, &str)]| evaluate(&request(pairs), &v, 1000, true);
         assert_eq!(wanted(&[]), Wanted::Full);
         assert_eq!(
             wanted(&[(header::IF_NONE_MATCH, "\"h1:Zip+Sum/=\"")]),
@@ -239,14 +241,29 @@ mod tests {
             Wanted::NotModified
         );
         assert_eq!(wanted(&[(header::IF_NONE_MATCH, "*")]), Wanted::NotModified);
-        assert_eq!(wanted(&[(header::IF_NONE_MATCH, "\"other\"")]), Wanted::Full);
+        assert_eq!(
+            wanted(&[(header::IF_NONE_MATCH, "\"other\"")]),
+            Wanted::Full
+        );
         let same = "Fri, 01 Mar 2024 12:00:00 GMT";
         let later = "Fri, 01 Mar 2024 12:00:01 GMT";
         let earlier = "Fri, 01 Mar 2024 11:59:59 GMT";
-        assert_eq!(wanted(&[(header::IF_MODIFIED_SINCE, same)]), Wanted::NotModified);
-        assert_eq!(wanted(&[(header::IF_MODIFIED_SINCE, later)]), Wanted::NotModified);
-        assert_eq!(wanted(&[(header::IF_MODIFIED_SINCE, earlier)]), Wanted::Full);
-        assert_eq!(wanted(&[(header::IF_MODIFIED_SINCE, "yesterday")]), Wanted::Full);
+        assert_eq!(
+            wanted(&[(header::IF_MODIFIED_SINCE, same)]),
+            Wanted::NotModified
+        );
+        assert_eq!(
+            wanted(&[(header::IF_MODIFIED_SINCE, later)]),
+            Wanted::NotModified
+        );
+        assert_eq!(
+            wanted(&[(header::IF_MODIFIED_SINCE, earlier)]),
+            Wanted::Full
+        );
+        assert_eq!(
+            wanted(&[(header::IF_MODIFIED_SINCE, "yesterday")]),
+            Wanted::Full
+        );
         // If-None-Match decides alone when present (§13.2.2).
         assert_eq!(
             wanted(&[
@@ -260,7 +277,8 @@ mod tests {
     #[test]
     fn ranges() {
         let v = Validators::of(&record(), ArtifactKind::Zip);
-        let wanted = |pairs: &[(header::HeaderName, &str)]| evaluate(&request(pairs), &v, 1000, true);
+        let wanted =
+            |pairs: &[(header::HeaderName, &str)]| evaluate(&request(pairs), &v, 1000, true);
         let range = |text| wanted(&[(header::RANGE, text)]);
         assert_eq!(range("bytes=0-99"), Wanted::Partial(0..100));
         assert_eq!(range("bytes=900-"), Wanted::Partial(900..1000));
@@ -270,14 +288,27 @@ mod tests {
         assert_eq!(range("bytes=0-"), Wanted::Full);
         assert_eq!(range("bytes=1000-"), Wanted::Unsatisfiable);
         assert_eq!(range("bytes=-0"), Wanted::Unsatisfiable);
-        for ignored in ["bytes=0-1,5-6", "items=0-1", "bytes=5-1", "bytes=a-", "bytes=-", "0-1"] {
+        for ignored in [
+            "bytes=0-1,5-6",
+            "items=0-1",
+            "bytes=5-1",
+            "bytes=a-",
+            "bytes=-",
+            "0-1",
+        ] {
             assert_eq!(range(ignored), Wanted::Full, "{ignored}");
         }
-        let current = [(header::RANGE, "bytes=10-"), (header::IF_RANGE, "\"h1:Zip+Sum/=\"")];
+        let current = [
+            (header::RANGE, "bytes=10-"),
+            (header::IF_RANGE, "\"h1:Zip+Sum/=\""),
+        ];
         assert_eq!(wanted(&current), Wanted::Partial(10..1000));
         let stale = [(header::RANGE, "bytes=10-"), (header::IF_RANGE, "\"old\"")];
         assert_eq!(wanted(&stale), Wanted::Full);
-        let weak = [(header::RANGE, "bytes=10-"), (header::IF_RANGE, "W/\"h1:Zip+Sum/=\"")];
+        let weak = [
+            (header::RANGE, "bytes=10-"),
+            (header::IF_RANGE, "W/\"h1:Zip+Sum/=\""),
+        ];
         assert_eq!(wanted(&weak), Wanted::Full);
         let dated = [
             (header::RANGE, "bytes=10-"),
@@ -285,8 +316,16 @@ mod tests {
         ];
         assert_eq!(wanted(&dated), Wanted::Partial(10..1000));
         let headers = request(&[(header::RANGE, "bytes=-1")]);
-        assert_eq!(evaluate(&headers, &v, 0, true), Wanted::Full, "nothing to range over");
-        assert_eq!(evaluate(&headers, &v, 1000, false), Wanted::Full, "HEAD ignores ranges");
+        assert_eq!(
+            evaluate(&headers, &v, 0, true),
+            Wanted::Full,
+            "nothing to range over"
+        );
+        assert_eq!(
+            evaluate(&headers, &v, 1000, false),
+            Wanted::Full,
+            "HEAD ignores ranges"
+        );
     }
 
     #[test]

@@ -1,16 +1,19 @@
 //! The axum router: the same [`Router`] serves locally (`piraeus serve`'s HTTP server) and in the serve Lambda
 //! function (`lambda_http::run`). One file per concern: [`route`] parses GOPROXY paths,
-//! `goproxy` answers them, `health` and `prefetch` are the other endpoints, `reply` builds
-//! responses and `log` writes one line per request.
+//! `goproxy` answers them, `health`, `index_feed`, `prefetch` and `sumdb` (the checksum-database
+//! proxy) are the other endpoints, `reply` builds responses and `log` writes one line per
+//! request.
 
 mod auth;
 mod conditional;
 mod goproxy;
 mod health;
+mod index_feed;
 mod log;
 mod prefetch;
 mod reply;
 pub(crate) mod route;
+mod sumdb;
 
 use std::sync::Arc;
 
@@ -18,7 +21,7 @@ use axum::Router;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{any, get, post};
 
 use crate::auth::Authenticator;
 use crate::error::{Error, ErrorKind};
@@ -30,13 +33,16 @@ const TEXT: &str = "text/plain; charset=utf-8";
 const JSON: &str = "application/json";
 const RETRY_AFTER_SECONDS: &str = "5";
 
-/// The GOPROXY routes and `/readyz`/`/version`, behind a client token when `auth` is given;
-/// `/healthz` always open, for load balancers.
+/// The GOPROXY routes, `/sumdb/...` (the checksum-database proxy), `/index` (the feed of stored
+/// versions) and `/readyz`/`/version`, behind a client token when `auth` is given; `/healthz`
+/// always open, for load balancers.
 pub fn router(proxy: Arc<Proxy>, auth: Option<Arc<Authenticator>>) -> Router {
     let protected = protect(
         Router::new()
             .route("/readyz", get(health::readyz))
             .route("/version", get(health::version))
+            .route("/index", get(index_feed::index_feed))
+            .route("/sumdb/{*path}", any(sumdb::sumdb))
             .fallback(goproxy::goproxy)
             .with_state(proxy),
         auth,

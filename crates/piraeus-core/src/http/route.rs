@@ -138,7 +138,7 @@ fn decode_module(escaped: &str) -> Result<String> {
 
 /// Strict percent-decoding: every `%` must start a two-digit hex escape, the result must be
 /// UTF-8, and control characters (NUL among them) are refused.
-fn percent_decode(raw: &str) -> Result<String> {
+pub(crate) fn percent_decode(raw: &str) -> Result<String> {
     let bytes = raw.as_bytes();
     let mut decoded = Vec::with_capacity(bytes.len());
     let mut position = 0;

@@ -328,6 +328,30 @@ async fn answers_cache(index: &dyn Index, module: &str) {
         Some(newer),
         "a slower, older refresh does not win"
     );
+
+    // A checksum database's last answer: keyed by database and path, the body kept exactly.
+    let lookup = AnswerKey::SumDb {
+        name: "sum.example.com".to_string(),
+        path: format!("lookup/{module}@v1.0.0"),
+    };
+    assert_eq!(index.cached_answer(&lookup).await.unwrap(), None);
+    let signed = CachedAnswer {
+        body: format!(
+            "7\n{module} v1.0.0 h1:x=\n{module} v1.0.0/go.mod h1:y=\n\ngo.sum database tree\n8\nz=\n\n\u{2014} sum.example.com sig\n"
+        ),
+        fetched_at: 300,
+    };
+    index.put_cached_answer(&lookup, &signed).await.unwrap();
+    assert_eq!(index.cached_answer(&lookup).await.unwrap(), Some(signed));
+    assert_eq!(
+        index
+            .cached_answer(&list)
+            .await
+            .unwrap()
+            .map(|a| a.fetched_at),
+        Some(200),
+        "checksum database answers are apart from the module's own"
+    );
 }
 
 async fn feed_orders_by_ingest_time(index: &dyn Index, module: &str) {

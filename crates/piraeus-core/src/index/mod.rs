@@ -110,16 +110,22 @@ pub enum AnswerKey {
     Latest { module: String },
     /// `$module/@v/$query.info` for a non-canonical query (branch, commit prefix, `v1.2`).
     Query { module: String, query: String },
+    /// The last good answer of checksum database `name` at `path` (`latest`,
+    /// `lookup/$module@$version` or a partial `tile/...`, escaped as requested): what the
+    /// proxy serves when the database is unreachable ([`crate::sumdb`]).
+    SumDb { name: String, path: String },
 }
 
 impl AnswerKey {
     /// A flat, unambiguous form for backends keyed by one string. Module paths and queries
-    /// cannot contain spaces, so the separator cannot collide.
+    /// cannot contain spaces, and neither can checksum database names and paths, so the
+    /// separator cannot collide.
     pub fn storage_key(&self) -> String {
         match self {
             AnswerKey::List { module } => format!("list {module}"),
             AnswerKey::Latest { module } => format!("latest {module}"),
             AnswerKey::Query { module, query } => format!("query {module} {query}"),
+            AnswerKey::SumDb { name, path } => format!("sumdb {name} {path}"),
         }
     }
 }

@@ -6,6 +6,7 @@
 //! [[rule]]
 //! pattern = "corp.example.com/*"   # GOPRIVATE-style glob list, matched on path prefixes
 //! action = "fetch"                 # fetch | async | cached-only | redirect | deny
+//! private = true                   # never name these modules to a checksum database
 //! [[rule]]
 //! pattern = "github.com/banned/*"
 //! action = "deny"
@@ -18,7 +19,9 @@
 //! timeout = "5s"
 //! ```
 //!
-//! The first matching rule wins; no match means the global download mode. Before any rule, a
+//! The first matching rule wins; no match means the global download mode. `private = true` is
+//! not an action: a module matched by any rule that says it is private (like one on an
+//! internal host) is never looked up in a checksum database through the proxy. Before any rule, a
 //! module path whose host is internal (an IP address, `*.local`, `*.internal`, ...) is refused
 //! unless a `fetch` rule names that host literally: the go command would otherwise connect
 //! wherever a client's path points, inside the network too.
@@ -59,6 +62,8 @@ struct Rule {
     number: usize,
     patterns: Vec<String>,
     action: Action,
+    /// The modules are private: their names must not reach a checksum database.
+    private: bool,
 }
 
 /// What the policy says about one module.
@@ -92,6 +97,8 @@ struct RuleFile {
     pattern: String,
     action: String,
     redirect: Option<String>,
+    #[serde(default)]
+    private: bool,
 }
 
 #[derive(Deserialize)]
@@ -171,6 +178,47 @@ impl Policy {
             )),
         }
     }
+
+    /// Why `module`'s name must stay inside the network (never sent to a checksum database):
+    /// its host is internal, or a rule with `private = true` matches it. With the reason, the
+    /// pattern that covers it (for the client's GONOSUMDB). `None` when neither.
+    pub(crate) fn private_reason(&self, module: &str) -> Option<(String, String)> {
+        if is_internal_host(module) {
+            let host = first_element(module);
+            return Some((format!("{module} is on an internal host"), host.to_string()));
+        }
+        self.rules
+            .iter()
+            .filter(|rule| rule.private)
+            .find_map(|rule| {
+                let pattern = rule.matching_pattern(module)?;
+                let reason = format!(
+                    "{module} is private by policy rule {} (pattern {pattern:?})",
+                    rule.number
+                );
+                Some((reason, pattern.to_string()))
+            })
+    }
+}
+
+/// The first of `patterns` (GOPRIVATE-style globs, as the go command reads GOPRIVATE and
+/// GONOSUMDB) that matches a prefix of `module`.
+pub(crate) fn matching_prefix_pattern<'a>(patterns: &'a [String], module: &str) -> Option<&'a str> {
+    patterns
+        .iter()
+        .find(|pattern| glob::matches_prefix(pattern, module))
+        .map(String::as_str)
+}
+
+/// A comma-separated GOPRIVATE-style list as the go command splits it (module.MatchPrefixPatterns):
+/// empty entries skipped, a trailing `/` dropped. Spaces around entries are dropped too, which
+/// the go command does not do: here a pattern only ever refuses more.
+pub(crate) fn split_patterns(list: &str) -> Vec<String> {
+    list.split(',')
+        .map(|pattern| pattern.trim().trim_end_matches('/'))
+        .filter(|pattern| !pattern.is_empty())
+        .map(str::to_string)
+        .collect()
 }
 
 impl Rule {
@@ -220,6 +268,7 @@ impl Rule {
             number,
             patterns,
             action,
+            private: rule.private,
         })
     }
 
@@ -360,6 +409,64 @@ mod tests {
             "a wildcard host does not name it"
         );
         assert!(matches!(policy.decide("10.9.9.9/x"), Decision::Deny(_)));
+    }
+
+    #[test]
+    fn private_rules_and_internal_hosts_keep_names_inside() {
+        let policy = Policy::parse(
+            r#"
+            [[rule]]
+            pattern = "corp.example.com"
+            action = "fetch"
+            [[rule]]
+            pattern = "corp.example.com/secret/*, git.example.org"
+            action = "cached-only"
+            private = true
+            "#,
+        )
+        .unwrap();
+        let (reason, pattern) = policy
+            .private_reason("corp.example.com/secret/x/v2")
+            .expect("a private rule matches, though an earlier rule decides the action");
+        assert!(reason.contains("rule 2"), "{reason}");
+        assert_eq!(pattern, "corp.example.com/secret/*");
+        assert_eq!(
+            policy
+                .private_reason("10.0.0.1/x")
+                .map(|(_, pattern)| pattern),
+            Some("10.0.0.1".to_string())
+        );
+        assert!(policy.private_reason("git.example.org/a").is_some());
+        assert!(policy.private_reason("10.0.0.1/x").is_some());
+        assert!(policy.private_reason("db.internal/x").is_some());
+        assert_eq!(policy.private_reason("corp.example.com/public"), None);
+        assert_eq!(Policy::default().private_reason("github.com/a/b"), None);
+    }
+
+    #[test]
+    fn pattern_lists_split_as_the_go_command_does() {
+        let patterns = split_patterns(",corp.example.com/, *.internal.example ,,github.com/org/*");
+        assert_eq!(
+            patterns,
+            ["corp.example.com", "*.internal.example", "github.com/org/*"]
+        );
+        assert_eq!(
+            matching_prefix_pattern(&patterns, "corp.example.com/a/b"),
+            Some("corp.example.com")
+        );
+        assert_eq!(
+            matching_prefix_pattern(&patterns, "git.internal.example/x"),
+            Some("*.internal.example")
+        );
+        assert_eq!(
+            matching_prefix_pattern(&patterns, "github.com/org/repo"),
+            Some("github.com/org/*")
+        );
+        assert_eq!(
+            matching_prefix_pattern(&patterns, "github.com/other/repo"),
+            None
+        );
+        assert!(split_patterns("").is_empty());
     }
 
     #[test]

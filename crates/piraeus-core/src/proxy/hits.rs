@@ -112,7 +112,8 @@ impl HitCache {
     pub fn new(max_bytes: u64) -> Self {
         // The item estimate only sizes the table up front; the bound is the weight.
         let estimated_items = (max_bytes / 1024).clamp(16, 1 << 20) as usize;
-        let cache = (max_bytes > 0).then(|| Cache::with_weighter(estimated_items, max_bytes, ByBytes));
+        let cache =
+            (max_bytes > 0).then(|| Cache::with_weighter(estimated_items, max_bytes, ByBytes));
         Self { cache }
     }
 
@@ -194,16 +195,25 @@ mod tests {
         let v1 = record("v1.0.0");
         assert!(hits.record("example.com/m", "v1.0.0").is_none());
         hits.keep_record(v1.clone());
-        assert_eq!(hits.record("example.com/m", "v1.0.0").as_deref(), Some(&*v1));
+        assert_eq!(
+            hits.record("example.com/m", "v1.0.0").as_deref(),
+            Some(&*v1)
+        );
         assert!(hits.record("example.com/m", "v1.0.1").is_none());
         assert!(hits.record("example.com/n", "v1.0.0").is_none());
 
         assert!(hits.body(&v1, ArtifactKind::Info).is_none());
         hits.keep_body(&v1, ArtifactKind::Info, Bytes::from_static(b"{}"));
         hits.keep_body(&v1, ArtifactKind::Zip, Bytes::from_static(b"zip"));
-        assert_eq!(hits.body(&v1, ArtifactKind::Info).as_deref(), Some(&b"{}"[..]));
+        assert_eq!(
+            hits.body(&v1, ArtifactKind::Info).as_deref(),
+            Some(&b"{}"[..])
+        );
         assert!(hits.body(&v1, ArtifactKind::Mod).is_none());
-        assert!(hits.body(&v1, ArtifactKind::Zip).is_none(), "zips are never cached");
+        assert!(
+            hits.body(&v1, ArtifactKind::Zip).is_none(),
+            "zips are never cached"
+        );
     }
 
     #[test]

@@ -15,12 +15,15 @@ use crate::clock::{millis, now_millis};
 use crate::error::{Error, ErrorKind, Result};
 use crate::fetch::{FetchTrigger, ResolvedVersion, Resolver};
 use crate::golang::version;
-use crate::index::{AnswerKey, CachedAnswer, FetchFailure, Index, StoredVersion, VersionStatus};
+use crate::index::{
+    AnswerKey, CachedAnswer, FeedCursor, FetchFailure, Index, StoredVersion, VersionStatus,
+};
 use crate::policy::{Decision, Policy};
 use crate::proxy::artifact::{ArtifactKind, artifact_key, artifact_size};
 use crate::proxy::hits::{HitCache, SMALL_ARTIFACT_MAX};
 use crate::settings;
 use crate::store::{Blob, BlobStore};
+use crate::sumdb::{Mirror, SumDbConfig};
 use bytes::Bytes;
 
 #[derive(Debug, Clone)]
@@ -170,6 +173,8 @@ pub struct Proxy {
     /// One refresh of a list, latest or query answer at a time per key in this process; the
     /// others wait for it and read what it remembered. Entries live while a refresh runs.
     refreshing: Mutex<HashMap<AnswerKey, Arc<tokio::sync::Mutex<()>>>>,
+    /// The checksum-database proxy; `None`: no database is proxied (every `/sumdb/` is 404).
+    sumdb: Option<Mirror>,
 }
 
 /// What the answer cache holds for a key: upstream's answer, or that upstream said there is no
@@ -250,7 +255,23 @@ impl Proxy {
             policy: Policy::default(),
             leases_taken: AtomicU64::new(0),
             refreshing: Mutex::new(HashMap::new()),
+            sumdb: None,
         }
+    }
+
+    /// Proxies the checksum databases of `config` under `/sumdb/<name>/`, keeping full tiles
+    /// in this proxy's store and the last answers in its index.
+    pub fn with_sumdb(mut self, config: SumDbConfig) -> Result<Self> {
+        self.sumdb = if config.databases.is_empty() {
+            None
+        } else {
+            Some(Mirror::new(config, self.store.clone(), self.index.clone())?)
+        };
+        Ok(self)
+    }
+
+    pub(crate) fn sumdb(&self) -> Option<&Mirror> {
+        self.sumdb.as_ref()
     }
 
     /// Applies a module policy (the default has no rules: every module not on an internal host
@@ -290,6 +311,15 @@ impl Proxy {
     pub async fn check(&self) -> Result<()> {
         self.store.check().await?;
         self.index.check().await
+    }
+
+    /// Stored versions in ingest order, strictly after `after`, at most `limit` (`GET /index`).
+    pub(crate) async fn feed(
+        &self,
+        after: Option<&FeedCursor>,
+        limit: usize,
+    ) -> Result<Vec<StoredVersion>> {
+        self.index.feed(after, limit).await
     }
 
     /// The record of a stored version, fetching the version on a miss. A ready record never

@@ -91,7 +91,9 @@ impl AsyncRead for FileBody {
         if wanted == 0 {
             return Poll::Ready(Ok(()));
         }
-        let read = this.file.read(&mut buf.initialize_unfilled_to(wanted)[..wanted])?;
+        let read = this
+            .file
+            .read(&mut buf.initialize_unfilled_to(wanted)[..wanted])?;
         if read == 0 {
             return Poll::Ready(Err(io::Error::new(
                 io::ErrorKind::UnexpectedEof,

@@ -16,12 +16,14 @@ use piraeus_core::local::{self, LocalConfig};
 use piraeus_core::policy::Policy;
 use piraeus_core::redact;
 use piraeus_core::settings::{
-    ANSWER_TTL, AUTH_FILE, CACHE_SIZE, DATA_DIR, DOWNLOAD_MODE, FAILURE_TTL, FETCH_TIMEOUT, GO, HEADER_TIMEOUT,
-    IDLE_TIMEOUT, INDEX, LISTEN, MAX_CONCURRENT_FETCHES, MAX_CONCURRENT_LOOKUPS, MAX_CONNECTIONS,
-    MAX_QUEUED, NOT_FOUND_TTL, POLICY, SHUTDOWN_TIMEOUT, STORE, TLS_CERT, TLS_KEY, UPSTREAM,
+    ANSWER_TTL, AUTH_FILE, CACHE_SIZE, DATA_DIR, DOWNLOAD_MODE, FAILURE_TTL, FETCH_TIMEOUT, GO,
+    HEADER_TIMEOUT, IDLE_TIMEOUT, INDEX, LISTEN, MAX_CONCURRENT_FETCHES, MAX_CONCURRENT_LOOKUPS,
+    MAX_CONNECTIONS, MAX_QUEUED, NOT_FOUND_TTL, POLICY, SHUTDOWN_TIMEOUT, STORE, SUMDB, TLS_CERT,
+    TLS_KEY, UPSTREAM,
 };
+use piraeus_core::sumdb::SumDbConfig;
 
-use crate::settings::{flag, given, value};
+use crate::settings::{all, flag, given, repeatable_flag, value};
 
 pub fn command() -> Command {
     Command::new("serve")
@@ -41,6 +43,7 @@ pub fn command() -> Command {
         .arg(flag(&FAILURE_TTL))
         .arg(flag(&DOWNLOAD_MODE))
         .arg(flag(&POLICY))
+        .arg(repeatable_flag(&SUMDB))
         .arg(flag(&CACHE_SIZE))
         .arg(flag(&AUTH_FILE))
         .arg(flag(&TLS_CERT).requires(TLS_KEY.flag))
@@ -80,7 +83,10 @@ pub async fn run(arguments: &ArgMatches) -> anyhow::Result<ExitCode> {
         Some(path) => Policy::load(Path::new(&path))?,
         None => Policy::default(),
     };
-    let proxy = proxy.with_policy(policy);
+    let sumdb = SumDbConfig::new(all(arguments, &SUMDB), config.answer_ttl, &|name| {
+        std::env::var(name).ok()
+    });
+    let proxy = proxy.with_policy(policy).with_sumdb(sumdb)?;
     let auth = value(arguments, &AUTH_FILE)
         .map(|path| Authenticator::open(&path).map(Arc::new))
         .transpose()?;
