@@ -46,6 +46,23 @@ else
 endif
 CAN_INSTALL := $(if $(filter 0,$(shell id -u)),yes,$(if $(AS_ROOT),yes,no))
 
+REQUIRE_CARGO = command -v $(CARGO) >/dev/null 2>&1 || { \
+	echo "error: cargo is not on PATH; install Rust from https://rustup.rs" >&2; exit 1; }
+# The end of a recipe line that has put the missing Debian packages in the shell variable
+# `missing`: installs them with apt-get (as root, or through sudo), or says what to install.
+INSTALL_MISSING = if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$(CAN_INSTALL)" != yes ]; then \
+		echo "error: missing:$$missing. Install them (Debian/Ubuntu: apt-get install$$missing) and rerun; neither root nor sudo is available here." >&2; \
+		exit 1; \
+	fi; \
+	if ! command -v apt-get >/dev/null 2>&1; then \
+		echo "error: missing:$$missing, and apt-get is not available: install them with your package manager and rerun." >&2; \
+		exit 1; \
+	fi; \
+	echo "+ installing$$missing"; \
+	$(AS_ROOT) env DEBIAN_FRONTEND=noninteractive timeout 900 apt-get update -q; \
+	$(AS_ROOT) env DEBIAN_FRONTEND=noninteractive timeout 1800 apt-get install -y -q$$missing
+
 .PHONY: help run test deps deps-system deps-python lint build layer deploy stack bench soak clean
 
 help: ## List the targets
@@ -73,26 +90,14 @@ deps: deps-system deps-python ## Install what the tests need and is missing (no-
 # /usr/share/gocode) builds the tests' checksum database, tests/sumdb-server.
 # Debian's packages are enough (Go 1.19 or newer, Node.js 18 or newer).
 deps-system:
-	@command -v $(CARGO) >/dev/null 2>&1 || { \
-		echo "error: cargo is not on PATH; install Rust from https://rustup.rs" >&2; exit 1; }
+	@$(REQUIRE_CARGO)
 	@missing=""; \
 	command -v go >/dev/null 2>&1 || missing="$$missing golang-go"; \
 	command -v git >/dev/null 2>&1 || missing="$$missing git"; \
 	command -v node >/dev/null 2>&1 || missing="$$missing nodejs"; \
 	command -v curl >/dev/null 2>&1 || missing="$$missing curl"; \
 	test -d /usr/share/gocode/src/golang.org/x/mod/sumdb || missing="$$missing golang-golang-x-mod-dev"; \
-	if [ -z "$$missing" ]; then exit 0; fi; \
-	if [ "$(CAN_INSTALL)" != yes ]; then \
-		echo "error: missing:$$missing. Install them (Debian/Ubuntu: apt-get install$$missing) and rerun; neither root nor sudo is available here." >&2; \
-		exit 1; \
-	fi; \
-	if ! command -v apt-get >/dev/null 2>&1; then \
-		echo "error: missing:$$missing, and apt-get is not available: install Go, git and Node.js with your package manager and rerun." >&2; \
-		exit 1; \
-	fi; \
-	echo "+ installing$$missing"; \
-	$(AS_ROOT) env DEBIAN_FRONTEND=noninteractive apt-get update -q; \
-	$(AS_ROOT) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q$$missing
+	$(INSTALL_MISSING)
 
 # The virtualenv is (re)built when the requirements change; delete .venv to force it. Debian's
 # python3 needs python3-venv for `python3 -m venv`.
@@ -136,8 +141,21 @@ deploy: deps-python ## sam build + sam deploy (first time: make deploy GUIDED=1)
 stack: deps ## Run the serverless stack locally (moto + cargo lambda watch + a local edge); prints GOPROXY=...
 	@bash scripts/stack.sh
 
-bench: ## Measure cold fetch, warm fetch and hit latency over a local git repository
-	bash scripts/bench.sh
+# The bench loads Piraeus and, as the reference, nginx serving the same data directory with wrk,
+# and times go mod download through it against GOPROXY=direct. What is missing is installed as
+# in deps-system. Debian's nginx is enough (nginx-light only adds a module); the bench runs its
+# own nginx on a loopback port with its own configuration, and leaves any nginx service alone.
+# Knobs (DURATION, RUNS, ...) are described at the top of scripts/bench.sh.
+bench: ## Piraeus against nginx (hits, wrk) and GOPROXY=direct (downloads): ratios and goals
+	@$(REQUIRE_CARGO)
+	@missing=""; \
+	command -v go >/dev/null 2>&1 || missing="$$missing golang-go"; \
+	command -v git >/dev/null 2>&1 || missing="$$missing git"; \
+	command -v curl >/dev/null 2>&1 || missing="$$missing curl"; \
+	command -v wrk >/dev/null 2>&1 || missing="$$missing wrk"; \
+	command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing="$$missing nginx"; \
+	$(INSTALL_MISSING)
+	CARGO=$(CARGO) bash scripts/bench.sh
 
 # The soak test's longer run: SOAK_ROUNDS rounds of SOAK_CLIENTS concurrent go clients over
 # SOAK_MODULES modules, with upstream outages and SIGKILLs; prints its figures.

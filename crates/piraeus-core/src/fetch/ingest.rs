@@ -3,7 +3,7 @@
 
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -15,6 +15,14 @@ use crate::golang::checksum;
 use crate::index::{FetchFailure, Index, StoredVersion, VersionStatus};
 use crate::proxy::artifact::{ArtifactKind, artifact_key};
 use crate::store::{BlobSource, BlobStore, PutOutcome};
+
+/// Where a fetch's time went, for its log line: the go command, hashing what it downloaded,
+/// and storing the artifacts.
+struct Phases {
+    go: Duration,
+    hash: Duration,
+    store: Duration,
+}
 
 pub struct Ingester {
     store: Arc<dyn BlobStore>,
@@ -78,7 +86,7 @@ impl Ingester {
             }
         };
         match outcome {
-            Ok(record) => {
+            Ok((record, phases)) => {
                 self.index.mark_ready(&record).await?;
                 let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
                 crate::telemetry::metrics::fetch("stored", duration_ms, record.zip_size);
@@ -88,6 +96,9 @@ impl Ingester {
                     zip_bytes = record.zip_size,
                     zip_hash = %record.zip_hash,
                     duration_ms = started.elapsed().as_millis() as u64,
+                    go_ms = phases.go.as_millis() as u64,
+                    hash_ms = phases.hash.as_millis() as u64,
+                    store_ms = phases.store.as_millis() as u64,
                     "fetched and stored"
                 );
                 Ok(record)
@@ -138,8 +149,14 @@ impl Ingester {
             .await
     }
 
-    async fn fetch_and_store(&self, module: &str, version: &str) -> Result<StoredVersion> {
+    async fn fetch_and_store(
+        &self,
+        module: &str,
+        version: &str,
+    ) -> Result<(StoredVersion, Phases)> {
+        let started = Instant::now();
         let download = self.fetcher.download(module, version).await?;
+        let go = started.elapsed();
         if download.version != version {
             return Err(Error::gone(format!(
                 "{module}@{version} resolves to {} upstream",
@@ -152,6 +169,7 @@ impl Ingester {
         let mod_hash = checksum::hash_go_mod(&go_mod);
         check_agrees(&download, &zip_hash, &mod_hash)?;
         let time = info_time(&info)?;
+        let hash = started.elapsed() - go;
 
         // Zip, then go.mod, then info: the info's presence means the rest is complete, and the
         // index only turns ready after all three.
@@ -204,7 +222,7 @@ impl Ingester {
                 (info_time(&stored)?, stored.len() as u64)
             }
         };
-        Ok(StoredVersion {
+        let record = StoredVersion {
             module: module.to_string(),
             version: version.to_string(),
             time,
@@ -215,7 +233,9 @@ impl Ingester {
             info_size,
             origin: self.fetcher.origin(),
             fetched_at: now_millis(),
-        })
+        };
+        let store = started.elapsed() - go - hash;
+        Ok((record, Phases { go, hash, store }))
     }
 
     /// A zip was already stored (an earlier fetch whose index write was lost, or another

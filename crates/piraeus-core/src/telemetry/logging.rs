@@ -1,6 +1,11 @@
 //! Log set-up shared by `piraeus` and the Lambda functions: one line per event on stderr,
 //! filtered by `PIRAEUS_LOG` (like `RUST_LOG`; default `info`).
 
+use std::fs::File;
+use std::io::Write;
+use std::os::fd::AsFd;
+use std::sync::LazyLock;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogFormat {
     /// Human-readable lines.
@@ -19,6 +24,51 @@ impl LogFormat {
     }
 }
 
+/// stderr as a plain file (a duplicate of descriptor 2). The formatter writes each line with one
+/// `write_all`, so lines do not interleave; going around `std::io::Stderr` avoids its lock, on
+/// which the runtime's worker threads contended at every request line, handing the lock back
+/// and forth at a cost greater than the write itself.
+static STDERR: LazyLock<Option<File>> = LazyLock::new(|| {
+    std::io::stderr()
+        .as_fd()
+        .try_clone_to_owned()
+        .ok()
+        .map(File::from)
+});
+
+/// Where each log line goes: unlocked stderr when it could be duplicated, else `Stderr`.
+enum LogWriter {
+    Unlocked(&'static File),
+    Locked(std::io::Stderr),
+}
+
+fn stderr_writer() -> LogWriter {
+    match STDERR.as_ref() {
+        Some(file) => LogWriter::Unlocked(file),
+        None => LogWriter::Locked(std::io::stderr()),
+    }
+}
+
+impl Write for LogWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            LogWriter::Unlocked(file) => file.write(buf),
+            LogWriter::Locked(stderr) => stderr.write(buf),
+        }
+    }
+
+    fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        match self {
+            LogWriter::Unlocked(file) => file.write_all(buf),
+            LogWriter::Locked(stderr) => stderr.write_all(buf),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 pub fn init(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("PIRAEUS_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
@@ -26,7 +76,7 @@ pub fn init(format: LogFormat) {
     let colours = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(stderr_writer)
         .with_ansi(colours);
     match format {
         LogFormat::Human => builder.init(),
