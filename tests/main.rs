@@ -19,7 +19,11 @@
 //!   and DynamoDB in one or two processes.
 //! - `prefetch`, `fetch_function`, `template`: the prefetch API, the fetch function's events,
 //!   and template.yaml against the code.
+//! - `prefetch_cli`: `piraeus prefetch` against `piraeus serve` and the stack's prefetch
+//!   function URL (SigV4-signed), checked with a go client that has no fallback.
 //! - `index_feed`: `GET /index`, the feed of stored versions (index.golang.org's format).
+//! - `metrics`: `GET /metrics` (`piraeus serve --metrics`) across a miss, a hit and a failure.
+//! - `verify`: `piraeus verify` over S3 and DynamoDB finds a zip altered in the bucket.
 
 #[macro_use]
 mod common;
@@ -34,7 +38,9 @@ mod go_client;
 mod hostile;
 mod index_feed;
 mod limits;
+mod metrics;
 mod prefetch;
+mod prefetch_cli;
 mod resumable;
 mod security;
 mod soak;
@@ -42,3 +48,4 @@ mod storage;
 mod streaming;
 mod sumdb;
 mod template;
+mod verify;

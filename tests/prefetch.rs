@@ -5,7 +5,7 @@ use crate::common::{Deployment, Sandbox};
 use serde_json::Value;
 
 /// Two modules, three versions; returns the go.sum lines a direct download produces.
-fn modules_and_their_go_sum(sandbox: &Sandbox) -> Vec<String> {
+pub(crate) fn modules_and_their_go_sum(sandbox: &Sandbox) -> Vec<String> {
     let alpha = sandbox.module("alpha.git");
     alpha.commit("one");
     alpha.tag("v1.0.0");

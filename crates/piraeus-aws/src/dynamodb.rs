@@ -75,6 +75,54 @@ impl DynamoIndex {
     }
 }
 
+/// The scheduled verify's place in the feed: one item, never in the feed index (it has no
+/// feed attributes) and never expiring.
+const VERIFY_CURSOR_PARTITION: &str = "verify#cursor";
+const VERIFY_CURSOR_SORT_KEY: &str = "cursor";
+
+impl DynamoIndex {
+    /// Where the scheduled verify stopped last time; `None` before its first run.
+    pub async fn verify_cursor(&self) -> Result<Option<FeedCursor>> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(schema::PARTITION_KEY, string(VERIFY_CURSOR_PARTITION))
+            .key(schema::SORT_KEY, string(VERIFY_CURSOR_SORT_KEY))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| storage_error("get verify cursor", e))?;
+        output
+            .item
+            .map(|item| {
+                Ok(FeedCursor {
+                    fetched_at: get_number(&item, "fetched_at")?,
+                    module: get_string(&item, "module")?,
+                    version: get_string(&item, "version")?,
+                })
+            })
+            .transpose()
+    }
+
+    /// Records where the scheduled verify has checked up to, and when (`now`, Unix ms).
+    pub async fn save_verify_cursor(&self, cursor: &FeedCursor, now: i64) -> Result<()> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .item(schema::PARTITION_KEY, string(VERIFY_CURSOR_PARTITION))
+            .item(schema::SORT_KEY, string(VERIFY_CURSOR_SORT_KEY))
+            .item("fetched_at", number(cursor.fetched_at))
+            .item("module", string(&cursor.module))
+            .item("version", string(&cursor.version))
+            .item("saved_at", number(now))
+            .send()
+            .await
+            .map_err(|e| storage_error("put verify cursor", e))?;
+        Ok(())
+    }
+}
+
 fn version_partition(module: &str) -> String {
     format!("version#{module}")
 }

@@ -44,6 +44,14 @@ pub fn open_store(config: &aws_config::SdkConfig, location: &BucketLocation) -> 
 
 /// The DynamoDB index at `location`.
 pub fn open_index(config: &aws_config::SdkConfig, location: &TableLocation) -> Arc<dyn Index> {
+    open_dynamo_index(config, location)
+}
+
+/// The same, as itself: for what only DynamoDB keeps (the scheduled verify's cursor).
+pub fn open_dynamo_index(
+    config: &aws_config::SdkConfig,
+    location: &TableLocation,
+) -> Arc<DynamoIndex> {
     Arc::new(DynamoIndex::new(dynamodb_client(config), &location.table))
 }
 

@@ -27,7 +27,7 @@ pub mod http;
 pub mod index;
 pub mod local;
 pub mod policy;
-pub(crate) mod prefetch;
+pub mod prefetch;
 pub mod proxy;
 pub mod redact;
 pub mod settings;

@@ -169,6 +169,78 @@ pub const SHUTDOWN_TIMEOUT: Setting<Duration> = Setting {
     parse: parse_duration,
 };
 
+pub const METRICS: Setting<bool> = Setting {
+    flag: "metrics",
+    env: "PIRAEUS_METRICS",
+    default: Some("false"),
+    help: "Serve GET /metrics (Prometheus text format): on the main listener behind the same \
+           client tokens as every route, or with --metrics-listen on a listener of its own",
+    parse: parse_switch,
+};
+
+pub const METRICS_LISTEN: Setting<SocketAddr> = Setting {
+    flag: "metrics-listen",
+    env: "PIRAEUS_METRICS_LISTEN",
+    default: None,
+    help: "Serve GET /metrics on this address instead (plain http, no client token: keep it on \
+           loopback or a monitoring network); implies --metrics",
+    parse: |text| {
+        text.parse()
+            .map_err(|_| format!("{text:?} is not an address like 127.0.0.1:9090"))
+    },
+};
+
+/// `true`/`false` (also `1`/`0`, `yes`/`no`, `on`/`off`), for flags that are switches.
+fn parse_switch(text: &str) -> Result<bool, String> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Ok(true),
+        "false" | "0" | "no" | "off" => Ok(false),
+        _ => Err(format!("{text:?} is neither true nor false")),
+    }
+}
+
+pub const VERIFY_SINCE: Setting<i64> = Setting {
+    flag: "since",
+    env: "PIRAEUS_VERIFY_SINCE",
+    default: None,
+    help: "Check only versions stored at or after this moment: an RFC 3339 timestamp \
+           (2025-01-02T03:04:05Z) or a duration before now (7d, 12h)",
+    parse: parse_since,
+};
+
+/// An RFC 3339 timestamp, or a duration back from now, as Unix milliseconds.
+fn parse_since(text: &str) -> Result<i64, String> {
+    if let Ok(millis) = crate::verify::parse_timestamp(text) {
+        return Ok(millis);
+    }
+    match parse_duration(text) {
+        Ok(ago) => Ok(crate::clock::now_millis() - ago.as_millis() as i64),
+        Err(_) => Err(format!(
+            "{text:?} is neither an RFC 3339 timestamp (2025-01-02T03:04:05Z) nor a duration (7d, 12h)"
+        )),
+    }
+}
+
+pub const VERIFY_CONCURRENCY: Setting<usize> = Setting {
+    flag: "concurrency",
+    env: "PIRAEUS_VERIFY_CONCURRENCY",
+    default: Some("8"),
+    help: "How many versions are read and hashed at once",
+    parse: parse_count,
+};
+
+pub const PREFETCH_PROXY: Setting<String> = Setting {
+    flag: "proxy",
+    env: "PIRAEUS_PROXY_URL",
+    default: Some("http://127.0.0.1:3000"),
+    help: "The proxy to warm: piraeus serve's URL (its POST /prefetch; a client token as \
+           http://NAME:SECRET@HOST, or in ~/.netrc over https), or on AWS the stack's PrefetchUrl \
+           output (https://ID.lambda-url.REGION.on.aws/prefetch, signed with SigV4)",
+    // Checked by `piraeus prefetch`, whose messages leave out the secret a URL may carry
+    // (clap's would quote it).
+    parse: |text| Ok(text.to_string()),
+};
+
 pub const STORE: Setting<BucketLocation> = Setting {
     flag: "store",
     env: "PIRAEUS_STORE",
@@ -506,6 +578,21 @@ mod tests {
     }
 
     #[test]
+    fn since_is_a_timestamp_or_a_duration_ago() {
+        assert_eq!(parse_since("2025-01-02T03:04:05Z"), Ok(1_735_787_045_000));
+        let week_ago = parse_since("7d").unwrap();
+        let expected = crate::clock::now_millis() - 7 * 24 * 3600 * 1000;
+        assert!(
+            (expected - week_ago).abs() < 5_000,
+            "{week_ago} vs {expected}"
+        );
+        assert!(parse_since("last tuesday").is_err());
+        assert_eq!(parse_switch("true"), Ok(true));
+        assert_eq!(parse_switch("OFF"), Ok(false));
+        assert!(parse_switch("maybe").is_err());
+    }
+
+    #[test]
     fn upstreams() {
         assert!(parse_upstream("https://proxy.golang.org,direct").is_ok());
         assert!(parse_upstream("http://a.example|https://b.example,off").is_ok());
@@ -530,6 +617,8 @@ mod tests {
         WAIT_TIMEOUT.default_value();
         REDIRECT_ZIPS_OVER.default_value();
         SCRATCH_DIR.default_value();
+        assert!(!METRICS.default_value());
+        VERIFY_CONCURRENCY.default_value();
         assert_eq!(SUMDB.default_value()[0].name, "sum.golang.org");
     }
 

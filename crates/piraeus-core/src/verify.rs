@@ -1,5 +1,11 @@
-//! `piraeus verify`: re-hashes every stored version and compares it with the `h1:` sums the
-//! index recorded when it was stored (the same sums clients have in go.sum).
+//! `piraeus verify` and the scheduled verify on AWS: re-hashes stored versions and compares
+//! them with the `h1:` sums the index recorded when they were stored (the same sums clients
+//! have in go.sum). Versions come from the index's feed, in ingest order, a page at a time;
+//! several are checked at once, and reported in feed order.
+
+use std::time::Instant;
+
+use futures_util::StreamExt;
 
 use crate::error::{ErrorKind, Result};
 use crate::fetch::ingest::{hash_stored_zip, read_blob};
@@ -9,33 +15,107 @@ use crate::proxy::artifact::{ArtifactKind, artifact_key};
 use crate::store::BlobStore;
 
 /// What verification found for one version: `None` when everything matches.
-pub(crate) type Finding = Option<String>;
+pub type Finding = Option<String>;
 
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+/// Feed entries read per index query.
+const PAGE: usize = 500;
+
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Summary {
     pub checked: usize,
     pub problems: usize,
+    /// The last version checked: every version up to it in feed order was checked. Where a
+    /// later run resumes.
+    pub last: Option<FeedCursor>,
+    /// `false` when the deadline stopped the run before the end of the feed.
+    pub complete: bool,
+}
+
+/// Which versions to check, and how.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Start strictly after this feed position (`None`: from the beginning).
+    pub after: Option<FeedCursor>,
+    /// How many versions are read and hashed at once (at least 1).
+    pub concurrency: usize,
+    /// Stop starting new checks at this moment; the summary then says where it stopped.
+    pub deadline: Option<Instant>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            after: None,
+            concurrency: 1,
+            deadline: None,
+        }
+    }
+}
+
+/// The feed position just before everything stored at or after `millis` (Unix ms): module
+/// paths are never empty, so (`millis`, "", "") sorts before every entry of that millisecond.
+pub fn stored_since(millis: i64) -> FeedCursor {
+    FeedCursor {
+        fetched_at: millis,
+        module: String::new(),
+        version: String::new(),
+    }
+}
+
+/// RFC 3339 (`2025-01-02T03:04:05Z`) as Unix milliseconds, as `GET /index?since=` reads it.
+pub fn parse_timestamp(text: &str) -> std::result::Result<i64, String> {
+    crate::http::parse_since(text.trim())
+        .map_err(|reason| format!("{text:?} is not an RFC 3339 timestamp ({reason})"))
 }
 
 /// Checks every ready version in ingest order, calling `report` for each.
 pub async fn verify_all(
     store: &dyn BlobStore,
     index: &dyn Index,
+    report: impl FnMut(&StoredVersion, &Finding),
+) -> Result<Summary> {
+    verify_feed(store, index, &Options::default(), report).await
+}
+
+/// Checks the ready versions after `options.after`, `options.concurrency` at a time, calling
+/// `report` for each in feed order. A storage failure (not a missing or altered artifact,
+/// which is a finding) stops the run with the error.
+pub async fn verify_feed(
+    store: &dyn BlobStore,
+    index: &dyn Index,
+    options: &Options,
     mut report: impl FnMut(&StoredVersion, &Finding),
 ) -> Result<Summary> {
-    let mut summary = Summary::default();
-    let mut cursor: Option<FeedCursor> = None;
+    let mut summary = Summary {
+        last: options.after.clone(),
+        ..Summary::default()
+    };
+    let out_of_time = || {
+        options
+            .deadline
+            .is_some_and(|deadline| Instant::now() >= deadline)
+    };
     loop {
-        let page = index.feed(cursor.as_ref(), 500).await?;
-        let Some(last) = page.last() else {
+        if out_of_time() {
             return Ok(summary);
-        };
-        cursor = Some(last.cursor());
-        for record in &page {
-            let finding = verify_one(store, record).await?;
+        }
+        let page = index.feed(summary.last.as_ref(), PAGE).await?;
+        if page.is_empty() {
+            summary.complete = true;
+            return Ok(summary);
+        }
+        let mut checks = futures_util::stream::iter(&page)
+            .map(|record| async move { (record, verify_one(store, record).await) })
+            .buffered(options.concurrency.max(1));
+        while let Some((record, finding)) = checks.next().await {
+            let finding = finding?;
             summary.checked += 1;
             summary.problems += usize::from(finding.is_some());
+            summary.last = Some(record.cursor());
             report(record, &finding);
+            if out_of_time() {
+                return Ok(summary);
+            }
         }
     }
 }

@@ -1,7 +1,9 @@
 //! The `piraeus` command: the local proxy (`serve`), its client tokens (`token`), the integrity
-//! check (`verify`) and the creation of S3 and DynamoDB resources (`provision`). Each command has its own file; every
-//! flag comes from `piraeus_core::settings`.
+//! check (`verify`), warming a proxy's cache (`prefetch`) and the creation of S3 and DynamoDB
+//! resources (`provision`). Each command has its own file; every flag comes from
+//! `piraeus_core::settings`.
 
+mod prefetch;
 mod provision;
 mod serve;
 mod settings;
@@ -26,6 +28,7 @@ fn cli() -> Command {
         .subcommand(serve::command())
         .subcommand(token::command())
         .subcommand(verify::command())
+        .subcommand(prefetch::command())
         .subcommand(provision::command())
 }
 
@@ -37,6 +40,7 @@ fn main() -> ExitCode {
         Some(("serve", arguments)) => runtime.block_on(serve::run(arguments)),
         Some(("token", arguments)) => runtime.block_on(token::run(arguments)),
         Some(("verify", arguments)) => runtime.block_on(verify::run(arguments)),
+        Some(("prefetch", arguments)) => runtime.block_on(prefetch::run(arguments)),
         Some(("provision", arguments)) => runtime.block_on(provision::run(arguments)),
         _ => unreachable!("clap requires one of the subcommands"),
     };

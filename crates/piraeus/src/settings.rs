@@ -14,6 +14,15 @@ pub fn flag<T: Clone + Send + Sync + 'static>(setting: &'static Setting<T>) -> A
         .value_parser(setting.parse)
 }
 
+/// The flag for an on/off setting: `--NAME` alone turns it on; `--NAME=false` or the variable
+/// set to `false` leaves it off.
+pub fn switch(setting: &'static Setting<bool>) -> Arg {
+    flag(setting)
+        .num_args(0..=1)
+        .require_equals(true)
+        .default_missing_value("true")
+}
+
 /// The flag for a setting whose value is a list: it may be given several times, each value
 /// parsed by the setting's parser (which also reads the variable's comma-separated list).
 pub fn repeatable_flag<T: Clone + Send + Sync + 'static>(setting: &'static Setting<Vec<T>>) -> Arg {

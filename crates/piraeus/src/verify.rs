@@ -1,14 +1,26 @@
-//! `piraeus verify`: re-hashes every stored version of a data directory and reports any that
-//! differ from the `h1:` sums recorded when they were stored.
+//! `piraeus verify`: re-hashes the stored versions of a data directory, or of an S3 bucket and a
+//! DynamoDB table (`--store`, `--index`), and reports any that differ from the `h1:` sums
+//! recorded when they were stored. Exit status 0 when everything matches, 1 when something
+//! does not (each named on stdout) or the check could not finish, 2 on bad usage.
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
 
 use clap::{ArgMatches, Command};
+use indicatif::{ProgressBar, ProgressStyle};
+use piraeus_core::index::Index;
 use piraeus_core::local;
-use piraeus_core::settings::DATA_DIR;
+use piraeus_core::settings::{DATA_DIR, INDEX, STORE, VERIFY_CONCURRENCY, VERIFY_SINCE};
+use piraeus_core::store::BlobStore;
+use piraeus_core::verify::{self, Options};
 
 use crate::runtime_outcome;
-use crate::settings::{flag, given};
+use crate::settings::{flag, given, value};
+
+/// Without a terminal, a progress line on stderr every this many versions.
+const PLAIN_PROGRESS_EVERY: usize = 1000;
 
 pub fn command() -> Command {
     Command::new("verify")
@@ -16,24 +28,28 @@ pub fn command() -> Command {
             "Re-hash every stored version and report any that differ from their recorded h1: sums",
         )
         .arg(flag(&DATA_DIR))
+        .arg(flag(&STORE))
+        .arg(flag(&INDEX))
+        .arg(flag(&VERIFY_SINCE))
+        .arg(flag(&VERIFY_CONCURRENCY))
 }
 
 pub async fn run(arguments: &ArgMatches) -> anyhow::Result<ExitCode> {
-    let data_dir = given(arguments, &DATA_DIR);
-    anyhow::ensure!(
-        local::index_path(&data_dir).exists(),
-        "{} has no index: nothing has been stored there",
-        data_dir.display()
-    );
-    let store = local::open_store(&data_dir)?;
-    let index = local::open_index(&data_dir)?;
-    let verified =
-        piraeus_core::verify::verify_all(store.as_ref(), index.as_ref(), |record, finding| {
-            if let Some(problem) = finding {
-                println!("MISMATCH {}@{}: {problem}", record.module, record.version);
-            }
-        })
-        .await;
+    let (store, index) = open(arguments).await?;
+    let options = Options {
+        after: value(arguments, &VERIFY_SINCE).map(verify::stored_since),
+        concurrency: given(arguments, &VERIFY_CONCURRENCY),
+        deadline: None,
+    };
+    let progress = Progress::new();
+    let verified = verify::verify_feed(
+        store.as_ref(),
+        index.as_ref(),
+        &options,
+        |record, finding| progress.report(&record.module, &record.version, finding),
+    )
+    .await;
+    progress.finish();
     let summary = match verified {
         Ok(summary) => summary,
         Err(error) => {
@@ -53,4 +69,89 @@ pub async fn run(arguments: &ArgMatches) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// The data directory and its SQLite index, unless `--store` or `--index` name S3 or DynamoDB.
+async fn open(arguments: &ArgMatches) -> anyhow::Result<(Arc<dyn BlobStore>, Arc<dyn Index>)> {
+    let data_dir = given(arguments, &DATA_DIR);
+    let (store, index) = (value(arguments, &STORE), value(arguments, &INDEX));
+    let sdk = match (&store, &index) {
+        (None, None) => None,
+        _ => Some(piraeus_aws::sdk::config().await),
+    };
+    let store = match (&store, &sdk) {
+        (Some(location), Some(sdk)) => piraeus_aws::sdk::open_store(sdk, location),
+        _ => local::open_store(&data_dir)?,
+    };
+    let index = match (&index, &sdk) {
+        (Some(location), Some(sdk)) => piraeus_aws::sdk::open_index(sdk, location),
+        _ => {
+            anyhow::ensure!(
+                local::index_path(&data_dir).exists(),
+                "{} has no index: nothing has been stored there",
+                data_dir.display()
+            );
+            local::open_index(&data_dir)?
+        }
+    };
+    Ok((store, index))
+}
+
+/// A spinner with counts on a terminal; otherwise a line now and then on stderr. Problems
+/// always go to stdout, one line each.
+struct Progress {
+    bar: Option<ProgressBar>,
+    counts: std::cell::Cell<(usize, usize)>,
+}
+
+impl Progress {
+    fn new() -> Self {
+        let bar = std::io::stderr().is_terminal().then(|| {
+            let bar = ProgressBar::new_spinner().with_style(
+                ProgressStyle::with_template(
+                    "{spinner} {pos} versions checked, {msg} [{elapsed}, {per_sec}]",
+                )
+                .expect("the template is valid"),
+            );
+            bar.set_message("0 with problems");
+            bar.enable_steady_tick(Duration::from_millis(120));
+            bar
+        });
+        Self {
+            bar,
+            counts: std::cell::Cell::new((0, 0)),
+        }
+    }
+
+    fn report(&self, module: &str, version: &str, finding: &verify::Finding) {
+        let (mut checked, mut problems) = self.counts.get();
+        checked += 1;
+        if let Some(problem) = finding {
+            problems += 1;
+            let line = format!("MISMATCH {module}@{version}: {problem}");
+            match &self.bar {
+                Some(bar) => bar.suspend(|| println!("{line}")),
+                None => println!("{line}"),
+            }
+        }
+        self.counts.set((checked, problems));
+        match &self.bar {
+            Some(bar) => {
+                bar.set_position(checked as u64);
+                if finding.is_some() {
+                    bar.set_message(format!("{problems} with problems"));
+                }
+            }
+            None if checked.is_multiple_of(PLAIN_PROGRESS_EVERY) => {
+                eprintln!("checked {checked} versions, {problems} with problems so far");
+            }
+            None => {}
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
 }

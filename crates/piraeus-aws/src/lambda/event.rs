@@ -21,6 +21,9 @@ pub enum FetchRequest {
     List { module: String },
     /// What a query (`latest`, a branch, a commit prefix) resolves to upstream (synchronous).
     Resolve { module: String, query: String },
+    /// Re-hash the versions stored since the last verify (the EventBridge Scheduler schedule
+    /// of template.yaml's `VerifySchedule`, asynchronous).
+    Verify {},
 }
 
 /// The fetch function's answer. Failures are answers, not function errors: Lambda retries an
@@ -29,8 +32,18 @@ pub enum FetchRequest {
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum FetchReply {
     Stored(StoredVersion),
-    Versions { versions: Vec<String> },
+    Versions {
+        versions: Vec<String>,
+    },
     Resolved(ResolvedVersion),
+    /// What a verify run checked: `findings` names the first problems (at most 100).
+    Verified {
+        checked: usize,
+        problems: usize,
+        /// `false` when the run stopped at its time budget; the next run goes on from there.
+        complete: bool,
+        findings: Vec<String>,
+    },
     Failed(FetchFailure),
 }
 
@@ -46,6 +59,7 @@ impl FetchRequest {
                 check_module_path(module)?;
                 check_query(query)
             }
+            FetchRequest::Verify {} => Ok(()),
         }
     }
 }
@@ -80,6 +94,8 @@ mod tests {
             serde_json::from_str(r#"{"outcome":"failed","kind":"not_found","message":"no"}"#)
                 .unwrap();
         assert!(matches!(failed, FetchReply::Failed(ref f) if f.message == "no"));
+        let verify: FetchRequest = serde_json::from_str(r#"{"action": "verify"}"#).unwrap();
+        assert_eq!(verify, FetchRequest::Verify {});
     }
 
     #[test]

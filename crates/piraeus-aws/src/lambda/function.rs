@@ -15,6 +15,7 @@ use piraeus_core::{Error, Result};
 
 use super::client::LambdaFetchClient;
 use super::handler::FetchHandler;
+use super::verify::ScheduledVerify;
 use crate::sdk;
 
 /// The functions' settings (`piraeus_core::settings` names, defaults and documents each).
@@ -40,6 +41,8 @@ pub struct FunctionConfig {
     sumdb: SumDbConfig,
     go_binary: PathBuf,
     scratch_dir: PathBuf,
+    /// Versions the fetch function's scheduled verify checks at once.
+    verify_concurrency: usize,
     /// Names this execution environment in fetch leases (its log stream, which is unique).
     instance: String,
 }
@@ -72,6 +75,7 @@ impl FunctionConfig {
             ),
             go_binary: settings::GO.require(lookup)?,
             scratch_dir: settings::SCRATCH_DIR.require(lookup)?,
+            verify_concurrency: settings::VERIFY_CONCURRENCY.require(lookup)?,
             instance: lookup("AWS_LAMBDA_LOG_STREAM_NAME")
                 .filter(|name| !name.is_empty())
                 .unwrap_or_else(default_instance_name),
@@ -129,10 +133,9 @@ pub async fn build_proxy(config: &FunctionConfig) -> Result<Proxy> {
 /// The fetch function's handler: the Go toolchain over S3 and DynamoDB.
 pub async fn build_fetch_handler(config: &FunctionConfig) -> Result<FetchHandler> {
     let sdk = sdk::config().await;
-    let (store, index) = (
-        sdk::open_store(&sdk, &config.store),
-        sdk::open_index(&sdk, &config.index),
-    );
+    let dynamo = sdk::open_dynamo_index(&sdk, &config.index);
+    let (store, index): (_, Arc<dyn piraeus_core::index::Index>) =
+        (sdk::open_store(&sdk, &config.store), dynamo.clone());
     let toolchain = Arc::new(GoToolchain::new(GoToolchainConfig {
         go_binary: config.go_binary.clone(),
         upstream: config.upstream.clone(),
@@ -144,13 +147,14 @@ pub async fn build_fetch_handler(config: &FunctionConfig) -> Result<FetchHandler
         max_concurrent_lookups: 1,
         max_queued: 1,
     })?);
+    let verifier = ScheduledVerify::new(store.clone(), dynamo, config.verify_concurrency);
     let ingester = Ingester::new(
         store,
         index.clone(),
         toolchain.clone(),
         lease_for(config.fetch_timeout),
     );
-    Ok(FetchHandler::new(ingester, index, toolchain))
+    Ok(FetchHandler::new(ingester, index, toolchain).with_verifier(verifier))
 }
 
 #[cfg(test)]

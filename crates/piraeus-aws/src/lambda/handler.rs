@@ -3,11 +3,12 @@
 
 use std::sync::Arc;
 
-use piraeus_core::Result;
 use piraeus_core::fetch::{Ingester, Resolver};
 use piraeus_core::index::{FetchFailure, Index, VersionStatus};
+use piraeus_core::{Error, Result};
 
 use super::event::{FetchReply, FetchRequest};
+use super::verify::ScheduledVerify;
 
 /// The fetch function's work: downloads (idempotent under retries and duplicate events) and
 /// the list and query answers serve asks for.
@@ -15,6 +16,7 @@ pub struct FetchHandler {
     ingester: Ingester,
     index: Arc<dyn Index>,
     resolver: Arc<dyn Resolver>,
+    verifier: Option<ScheduledVerify>,
 }
 
 impl FetchHandler {
@@ -23,7 +25,14 @@ impl FetchHandler {
             ingester,
             index,
             resolver,
+            verifier: None,
         }
+    }
+
+    /// Also answers `verify` events.
+    pub fn with_verifier(mut self, verifier: ScheduledVerify) -> Self {
+        self.verifier = Some(verifier);
+        self
     }
 
     pub async fn handle(&self, request: FetchRequest) -> FetchReply {
@@ -55,6 +64,10 @@ impl FetchHandler {
             FetchRequest::Resolve { module, query } => Ok(FetchReply::Resolved(
                 self.resolver.resolve(&module, &query).await?,
             )),
+            FetchRequest::Verify {} => match &self.verifier {
+                Some(verifier) => verifier.run().await,
+                None => Err(Error::invalid("this function does not verify")),
+            },
         }
     }
 }

@@ -95,7 +95,7 @@ impl Lane {
         if let Ok(permit) = self.permits.try_acquire() {
             return Ok(permit);
         }
-        let waiting = Waiting::enter(&self.waiting);
+        let waiting = Waiting::enter(&self.waiting, self.name);
         if waiting.ahead >= self.max_waiting {
             metrics::queue_full(self.name);
             return Err(Error::pending(format!(
@@ -113,19 +113,26 @@ impl Lane {
 /// One place in a lane's queue, given up however the wait ends (a client hanging up included).
 struct Waiting<'a> {
     counter: &'a AtomicUsize,
+    lane: &'static str,
     ahead: usize,
 }
 
 impl<'a> Waiting<'a> {
-    fn enter(counter: &'a AtomicUsize) -> Self {
+    fn enter(counter: &'a AtomicUsize, lane: &'static str) -> Self {
         let ahead = counter.fetch_add(1, Ordering::Relaxed);
-        Self { counter, ahead }
+        metrics::queue_depth(lane, 1);
+        Self {
+            counter,
+            lane,
+            ahead,
+        }
     }
 }
 
 impl Drop for Waiting<'_> {
     fn drop(&mut self) {
         self.counter.fetch_sub(1, Ordering::Relaxed);
+        metrics::queue_depth(self.lane, -1);
     }
 }
 

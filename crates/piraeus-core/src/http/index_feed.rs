@@ -203,7 +203,7 @@ pub(crate) fn format_timestamp(millis: i64) -> String {
 /// An RFC 3339 date-time (`YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)`) as the first Unix
 /// millisecond at or after it: entries carry milliseconds, so `since=…52.9971Z` starts at
 /// `…52.998Z`. A leap second (`:60`) is refused, as Go's `time.Parse` refuses it.
-fn parse_since(text: &str) -> Result<i64, &'static str> {
+pub(crate) fn parse_since(text: &str) -> Result<i64, &'static str> {
     let bytes = text.as_bytes();
     let number = |range: std::ops::Range<usize>| -> Result<i64, &'static str> {
         let digits = bytes.get(range).ok_or("it is too short")?;

@@ -68,7 +68,23 @@ pub(super) async fn log_request(request: Request, next: Next) -> Response {
             Some(_) => "hit",
             None => "other",
         };
-        metrics::request(route, outcome, response.status().as_u16(), duration_ms);
+        // The announced length: counting a streamed body as it goes would cost every hit more.
+        let bytes = if method == axum::http::Method::HEAD {
+            0
+        } else {
+            response
+                .headers()
+                .get(axum::http::header::CONTENT_LENGTH)
+                .and_then(|length| length.to_str().ok()?.parse().ok())
+                .unwrap_or(0)
+        };
+        metrics::request(
+            route,
+            outcome,
+            response.status().as_u16(),
+            duration_ms,
+            bytes,
+        );
     }
     tracing::info!(
         target: "piraeus::request",

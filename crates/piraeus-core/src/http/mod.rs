@@ -10,6 +10,8 @@ mod goproxy;
 mod health;
 mod index_feed;
 mod log;
+#[cfg(feature = "prometheus")]
+mod metrics;
 mod prefetch;
 mod reply;
 pub(crate) mod route;
@@ -26,6 +28,9 @@ use axum::routing::{any, get, post};
 use crate::auth::Authenticator;
 use crate::error::{Error, ErrorKind};
 use crate::proxy::{CacheOutcome, Proxy};
+
+/// RFC 3339 to Unix milliseconds, as `GET /index?since=` reads it (`piraeus verify --since`).
+pub(crate) use index_feed::parse_since;
 
 /// Errors may clear up at any moment (a tag pushed, upstream back): never cache them.
 const NO_STORE: &str = "no-store";
@@ -59,6 +64,15 @@ pub fn prefetch_router(proxy: Arc<Proxy>, auth: Option<Arc<Authenticator>>) -> R
     let routes = Router::new()
         .route("/prefetch", post(prefetch::prefetch))
         .with_state(proxy);
+    protect(routes, auth).layer(middleware::from_fn(log::log_request))
+}
+
+/// `GET /metrics` (Prometheus, OpenMetrics text), behind a client token when `auth` is given:
+/// on `piraeus serve`'s own listener it takes the same tokens as every route; on a listener of
+/// its own (`--metrics-listen`) it is open, and the network decides who reaches it.
+#[cfg(feature = "prometheus")]
+pub fn metrics_router(auth: Option<Arc<Authenticator>>) -> Router {
+    let routes = Router::new().route("/metrics", get(metrics::metrics));
     protect(routes, auth).layer(middleware::from_fn(log::log_request))
 }
 

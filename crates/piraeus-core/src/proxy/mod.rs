@@ -24,6 +24,7 @@ use crate::proxy::hits::{HitCache, SMALL_ARTIFACT_MAX};
 use crate::settings;
 use crate::store::{Blob, BlobStore};
 use crate::sumdb::{Mirror, SumDbConfig};
+use crate::telemetry::metrics;
 use bytes::Bytes;
 
 #[derive(Debug, Clone)]
@@ -407,13 +408,26 @@ impl Proxy {
         let mut outcome = CacheOutcome::Hit;
         let mut delay = Duration::from_millis(10);
         let mut endings = self.index.fetch_endings();
+        // Reported when the wait ends, however it ends (a dropped request included).
+        let mut lease_wait: Option<metrics::LeaseWait> = None;
+        fn finish(wait: Option<metrics::LeaseWait>, how: &'static str) {
+            if let Some(wait) = wait {
+                wait.finish(how);
+            }
+        }
         loop {
             if let Some(endings) = &mut endings {
                 endings.borrow_and_update();
             }
             match self.start_fetch(module, version, started_waiting).await? {
-                FetchState::Stored(record) => return Ok((record, outcome)),
-                FetchState::Failed(error) => return Err(error),
+                FetchState::Stored(record) => {
+                    finish(lease_wait, "stored");
+                    return Ok((record, outcome));
+                }
+                FetchState::Failed(error) => {
+                    finish(lease_wait, "failed");
+                    return Err(error);
+                }
                 FetchState::Fetching => {}
             }
             outcome = CacheOutcome::Miss;
@@ -423,11 +437,13 @@ impl Proxy {
                 )));
             }
             if Instant::now() >= deadline {
+                finish(lease_wait, "timeout");
                 return Err(Error::pending(format!(
                     "{module}@{version} is still being fetched after {}s; retry shortly",
                     self.settings.wait_timeout.as_secs()
                 )));
             }
+            lease_wait.get_or_insert_with(metrics::LeaseWait::start);
             // Woken when a fetch here ends; polling covers fetches in other instances (and
             // whatever else a backend cannot signal).
             let fetch_ended = async {

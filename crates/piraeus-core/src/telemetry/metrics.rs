@@ -1,71 +1,286 @@
-//! CloudWatch Embedded Metric Format: one JSON line per measurement on stdout. Lambda sends
-//! stdout to CloudWatch Logs, which extracts the metrics with no API call and no extra latency.
-//! Off by default (the local proxy only logs); the Lambda functions turn it on.
+//! Every metric Piraeus reports, named once ([`ALL`]), and the calls that report them. Each
+//! call feeds both outputs from the same place, so the two always agree:
+//! - CloudWatch Embedded Metric Format: one JSON line per measurement on stdout. Lambda sends
+//!   stdout to CloudWatch Logs, which extracts the metrics with no API call and no extra
+//!   latency. Off by default; the Lambda functions turn it on ([`enable`]).
+//! - Prometheus: counters, gauges and histograms in this process, read by `GET /metrics`
+//!   (`piraeus serve --metrics`; [`super::prometheus`], behind the `prometheus` feature).
+//!
+//! docs/operations.md has the table of names; the `names_are_documented` test keeps it true.
 
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
 
 use serde_json::{Map, Value, json};
 
 /// The CloudWatch namespace the dashboard and alarms read.
 pub const NAMESPACE: &str = "Piraeus";
 
+/// What a metric is in Prometheus.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Counter,
+    Gauge,
+    /// In seconds; CloudWatch gets each observation in milliseconds.
+    Histogram,
+}
+
+/// One metric under both of its names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Metric {
+    /// The CloudWatch metric name (namespace [`NAMESPACE`]); `None` for the one metric that
+    /// only Prometheus has ([`QUEUE_DEPTH`]).
+    pub cloudwatch: Option<&'static str>,
+    /// The CloudWatch unit.
+    pub unit: &'static str,
+    pub kind: Kind,
+    /// The Prometheus family name. A counter is exposed with `_total` appended.
+    pub prometheus: &'static str,
+    pub help: &'static str,
+}
+
+impl Metric {
+    /// The name samples have in `GET /metrics`.
+    pub fn exposed(&self) -> String {
+        match self.kind {
+            Kind::Counter => format!("{}_total", self.prometheus),
+            Kind::Gauge | Kind::Histogram => self.prometheus.to_string(),
+        }
+    }
+}
+
+pub const REQUESTS: Metric = Metric {
+    cloudwatch: Some("Requests"),
+    unit: "Count",
+    kind: Kind::Counter,
+    prometheus: "piraeus_requests",
+    help: "Requests answered, by route, outcome (hit, miss, error, other) and HTTP status",
+};
+pub const LATENCY: Metric = Metric {
+    cloudwatch: Some("Latency"),
+    unit: "Milliseconds",
+    kind: Kind::Histogram,
+    prometheus: "piraeus_request_duration_seconds",
+    help: "Time to the response headers, by route and outcome",
+};
+pub const BYTES_SERVED: Metric = Metric {
+    cloudwatch: Some("BytesServed"),
+    unit: "Bytes",
+    kind: Kind::Counter,
+    prometheus: "piraeus_served_bytes",
+    help: "Response body bytes (as announced by Content-Length; 0 for HEAD), by route and outcome",
+};
+pub const FETCHES: Metric = Metric {
+    cloudwatch: Some("Fetches"),
+    unit: "Count",
+    kind: Kind::Counter,
+    prometheus: "piraeus_fetches",
+    help: "Downloads by the go command, by outcome (stored, failed)",
+};
+pub const FETCH_DURATION: Metric = Metric {
+    cloudwatch: Some("FetchDuration"),
+    unit: "Milliseconds",
+    kind: Kind::Histogram,
+    prometheus: "piraeus_fetch_duration_seconds",
+    help: "Whole downloads (go command, hashing, storing), by outcome",
+};
+pub const FETCH_BYTES: Metric = Metric {
+    cloudwatch: Some("FetchBytes"),
+    unit: "Bytes",
+    kind: Kind::Counter,
+    prometheus: "piraeus_fetched_bytes",
+    help: "Zip bytes downloaded and stored, by outcome (0 for a failed download)",
+};
+pub const QUEUE_FULL: Metric = Metric {
+    cloudwatch: Some("QueueFull"),
+    unit: "Count",
+    kind: Kind::Counter,
+    prometheus: "piraeus_queue_full",
+    help: "Go commands refused because their queue (download, lookup) was full",
+};
+pub const QUEUE_DEPTH: Metric = Metric {
+    cloudwatch: None,
+    unit: "Count",
+    kind: Kind::Gauge,
+    prometheus: "piraeus_queue_depth",
+    help: "Go commands waiting for a slot now, by queue (download, lookup)",
+};
+pub const LEASE_WAITS: Metric = Metric {
+    cloudwatch: Some("LeaseWaits"),
+    unit: "Count",
+    kind: Kind::Counter,
+    prometheus: "piraeus_lease_waits",
+    help: "Requests that waited for a version's fetch (theirs or another's), by how the wait \
+           ended (stored, failed, timeout, abandoned)",
+};
+pub const LEASE_WAIT_DURATION: Metric = Metric {
+    cloudwatch: Some("LeaseWaitDuration"),
+    unit: "Milliseconds",
+    kind: Kind::Histogram,
+    prometheus: "piraeus_lease_wait_duration_seconds",
+    help: "How long requests waited for a version's fetch, by how the wait ended",
+};
+pub const INTEGRITY_CONFLICTS: Metric = Metric {
+    cloudwatch: Some("IntegrityConflicts"),
+    unit: "Count",
+    kind: Kind::Counter,
+    prometheus: "piraeus_integrity_conflicts",
+    help: "Stored artifacts that differ from a fresh verified download",
+};
+pub const VERIFIED: Metric = Metric {
+    cloudwatch: Some("Verified"),
+    unit: "Count",
+    kind: Kind::Counter,
+    prometheus: "piraeus_verified_versions",
+    help: "Stored versions re-hashed by verify, by outcome (ok, problem)",
+};
+
+/// Every metric, in the order docs/operations.md lists them.
+pub const ALL: &[Metric] = &[
+    REQUESTS,
+    LATENCY,
+    BYTES_SERVED,
+    FETCHES,
+    FETCH_DURATION,
+    FETCH_BYTES,
+    QUEUE_FULL,
+    QUEUE_DEPTH,
+    LEASE_WAITS,
+    LEASE_WAIT_DURATION,
+    INTEGRITY_CONFLICTS,
+    VERIFIED,
+];
+
 static ENABLED: AtomicBool = AtomicBool::new(false);
 
+/// Turns on the CloudWatch EMF lines (the Lambda functions).
 pub fn enable() {
     ENABLED.store(true, Ordering::Relaxed);
 }
 
-/// One GOPROXY request: `outcome` is hit, miss or error.
-pub fn request(route: &str, outcome: &str, status: u16, duration_ms: f64) {
-    // Every request passes here: build nothing when metrics are off.
+fn cloudwatch(metric: &Metric) -> &'static str {
+    metric.cloudwatch.expect("a metric CloudWatch has")
+}
+
+/// One request: `outcome` is hit, miss, error or other; `bytes` the body's announced length.
+/// Every request passes here, hits included: nothing is allocated or locked unless EMF is on.
+pub fn request(
+    route: &'static str,
+    outcome: &'static str,
+    status: u16,
+    duration_ms: f64,
+    bytes: u64,
+) {
+    #[cfg(feature = "prometheus")]
+    super::prometheus::request(route, outcome, status, duration_ms / 1000.0, bytes);
     if !ENABLED.load(Ordering::Relaxed) {
         return;
     }
     emit(
         &[("Route", route), ("Outcome", outcome)],
         &[
-            ("Requests", "Count", 1.0),
-            ("Latency", "Milliseconds", duration_ms),
+            (&REQUESTS, 1.0),
+            (&LATENCY, duration_ms),
+            (&BYTES_SERVED, bytes as f64),
         ],
         json!({ "Status": status }),
     );
 }
 
 /// One download by the Go toolchain: `outcome` is stored or failed.
-pub fn fetch(outcome: &str, duration_ms: f64, zip_bytes: u64) {
+pub fn fetch(outcome: &'static str, duration_ms: f64, zip_bytes: u64) {
+    #[cfg(feature = "prometheus")]
+    super::prometheus::fetch(outcome, duration_ms / 1000.0, zip_bytes);
     emit(
         &[("Outcome", outcome)],
         &[
-            ("Fetches", "Count", 1.0),
-            ("FetchDuration", "Milliseconds", duration_ms),
-            ("FetchBytes", "Bytes", zip_bytes as f64),
+            (&FETCHES, 1.0),
+            (&FETCH_DURATION, duration_ms),
+            (&FETCH_BYTES, zip_bytes as f64),
         ],
         json!({}),
     );
 }
 
 /// Work refused because a fetch queue (`download` or `lookup`) was full.
-pub fn queue_full(lane: &str) {
-    emit(
-        &[("Queue", lane)],
-        &[("QueueFull", "Count", 1.0)],
-        json!({}),
-    );
+pub fn queue_full(lane: &'static str) {
+    #[cfg(feature = "prometheus")]
+    super::prometheus::queue_full(lane);
+    emit(&[("Queue", lane)], &[(&QUEUE_FULL, 1.0)], json!({}));
+}
+
+/// A go command started (`+1`) or stopped (`-1`) waiting in `lane`'s queue. Prometheus only:
+/// a gauge is read when scraped, and on AWS Lambda's own metrics show its event queue.
+pub fn queue_depth(lane: &'static str, change: i64) {
+    #[cfg(feature = "prometheus")]
+    super::prometheus::queue_depth(lane, change);
+    #[cfg(not(feature = "prometheus"))]
+    let _ = (lane, change);
 }
 
 /// A stored artifact that differs from a fresh verified download (upstream rewrote a version).
 pub fn integrity_conflict() {
-    emit(&[], &[("IntegrityConflicts", "Count", 1.0)], json!({}));
+    #[cfg(feature = "prometheus")]
+    super::prometheus::integrity_conflict();
+    emit(&[], &[(&INTEGRITY_CONFLICTS, 1.0)], json!({}));
 }
 
-fn emit(dimensions: &[(&str, &str)], metrics: &[(&str, &str, f64)], extra: Value) {
+/// `count` versions verified with `outcome` ok or problem (one call per outcome and run).
+pub fn verified(outcome: &'static str, count: u64) {
+    #[cfg(feature = "prometheus")]
+    super::prometheus::verified(outcome, count);
+    emit(
+        &[("Outcome", outcome)],
+        &[(&VERIFIED, count as f64)],
+        json!({}),
+    );
+}
+
+/// A request waiting for a version's fetch. Reported once, when [`LeaseWait::finish`]ed or
+/// dropped (`abandoned`: the client went away or the index failed while waiting).
+pub struct LeaseWait {
+    started: Instant,
+    outcome: &'static str,
+}
+
+impl LeaseWait {
+    pub fn start() -> Self {
+        Self {
+            started: Instant::now(),
+            outcome: "abandoned",
+        }
+    }
+
+    /// Ends the wait: `stored`, `failed` or `timeout`.
+    pub fn finish(mut self, outcome: &'static str) {
+        self.outcome = outcome;
+    }
+}
+
+impl Drop for LeaseWait {
+    fn drop(&mut self) {
+        let seconds = self.started.elapsed().as_secs_f64();
+        #[cfg(feature = "prometheus")]
+        super::prometheus::lease_wait(self.outcome, seconds);
+        emit(
+            &[("Outcome", self.outcome)],
+            &[
+                (&LEASE_WAITS, 1.0),
+                (&LEASE_WAIT_DURATION, seconds * 1000.0),
+            ],
+            json!({}),
+        );
+    }
+}
+
+fn emit(dimensions: &[(&str, &str)], metrics: &[(&Metric, f64)], extra: Value) {
     if !ENABLED.load(Ordering::Relaxed) {
         return;
     }
     println!("{}", document(dimensions, metrics, extra));
 }
 
-fn document(dimensions: &[(&str, &str)], metrics: &[(&str, &str, f64)], extra: Value) -> Value {
+fn document(dimensions: &[(&str, &str)], metrics: &[(&Metric, f64)], extra: Value) -> Value {
     let mut fields = match extra {
         Value::Object(fields) => fields,
         _ => Map::new(),
@@ -73,12 +288,12 @@ fn document(dimensions: &[(&str, &str)], metrics: &[(&str, &str, f64)], extra: V
     for (name, value) in dimensions {
         fields.insert((*name).into(), json!(value));
     }
-    for (name, _, value) in metrics {
-        fields.insert((*name).into(), json!(value));
+    for (metric, value) in metrics {
+        fields.insert(cloudwatch(metric).into(), json!(value));
     }
     let definitions: Vec<Value> = metrics
         .iter()
-        .map(|(name, unit, _)| json!({ "Name": name, "Unit": unit }))
+        .map(|(metric, _)| json!({ "Name": cloudwatch(metric), "Unit": metric.unit }))
         .collect();
     let dimension_names: Vec<&str> = dimensions.iter().map(|(name, _)| *name).collect();
     fields.insert(
@@ -103,7 +318,7 @@ mod tests {
     fn documents_follow_the_embedded_metric_format() {
         let line = document(
             &[("Route", "zip"), ("Outcome", "hit")],
-            &[("Requests", "Count", 1.0), ("Latency", "Milliseconds", 2.5)],
+            &[(&REQUESTS, 1.0), (&LATENCY, 2.5)],
             json!({ "Status": 200 }),
         );
         let directive = &line["_aws"]["CloudWatchMetrics"][0];
@@ -120,5 +335,25 @@ mod tests {
         assert_eq!(line["Requests"], 1.0);
         assert_eq!(line["Latency"], 2.5);
         assert_eq!(line["Status"], 200);
+    }
+
+    /// docs/operations.md maps each CloudWatch name to its Prometheus name, one row each.
+    #[test]
+    fn names_are_documented() {
+        let operations = include_str!("../../../../docs/operations.md");
+        for metric in ALL {
+            let cloudwatch = metric
+                .cloudwatch
+                .map_or("—".to_string(), |name| format!("`{name}`"));
+            let row = format!("| {cloudwatch} | `{}` |", metric.exposed());
+            assert!(
+                operations.contains(&row),
+                "docs/operations.md lacks the row {row}"
+            );
+        }
+        let mut names: Vec<_> = ALL.iter().map(|metric| metric.prometheus).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), ALL.len(), "Prometheus names are unique");
     }
 }

@@ -18,12 +18,12 @@ use piraeus_core::redact;
 use piraeus_core::settings::{
     ANSWER_TTL, AUTH_FILE, CACHE_SIZE, DATA_DIR, DOWNLOAD_MODE, FAILURE_TTL, FETCH_TIMEOUT, GO,
     HEADER_TIMEOUT, IDLE_TIMEOUT, INDEX, LISTEN, MAX_CONCURRENT_FETCHES, MAX_CONCURRENT_LOOKUPS,
-    MAX_CONNECTIONS, MAX_QUEUED, NOT_FOUND_TTL, POLICY, SHUTDOWN_TIMEOUT, STORE, SUMDB, TLS_CERT,
-    TLS_KEY, UPSTREAM,
+    MAX_CONNECTIONS, MAX_QUEUED, METRICS, METRICS_LISTEN, NOT_FOUND_TTL, POLICY, SHUTDOWN_TIMEOUT,
+    STORE, SUMDB, TLS_CERT, TLS_KEY, UPSTREAM,
 };
 use piraeus_core::sumdb::SumDbConfig;
 
-use crate::settings::{all, flag, given, repeatable_flag, value};
+use crate::settings::{all, flag, given, repeatable_flag, switch, value};
 
 pub fn command() -> Command {
     Command::new("serve")
@@ -52,6 +52,8 @@ pub fn command() -> Command {
         .arg(flag(&IDLE_TIMEOUT))
         .arg(flag(&MAX_CONNECTIONS))
         .arg(flag(&SHUTDOWN_TIMEOUT))
+        .arg(switch(&METRICS))
+        .arg(flag(&METRICS_LISTEN))
 }
 
 pub async fn run(arguments: &ArgMatches) -> anyhow::Result<ExitCode> {
@@ -118,10 +120,49 @@ pub async fn run(arguments: &ArgMatches) -> anyhow::Result<ExitCode> {
         tokens = auth.is_some(),
         "piraeus is serving; set GOPROXY={scheme}://{listen}"
     );
+    let metrics_listen = value(arguments, &METRICS_LISTEN);
+    let metrics_listener = match metrics_listen {
+        Some(address) => Some(
+            tokio::net::TcpListener::bind(address)
+                .await
+                .with_context(|| format!("cannot listen on {address} (--metrics-listen)"))?,
+        ),
+        None => None,
+    };
     // From here on failures are runtime failures (exit 1), not configuration (exit 2).
     let proxy = Arc::new(proxy);
-    let app = piraeus_core::http::router(proxy.clone(), auth.clone())
-        .merge(piraeus_core::http::prefetch_router(proxy, auth));
+    let mut app = piraeus_core::http::router(proxy.clone(), auth.clone())
+        .merge(piraeus_core::http::prefetch_router(proxy, auth.clone()));
+    if given(arguments, &METRICS) || metrics_listener.is_some() {
+        piraeus_core::telemetry::prometheus::enable();
+    }
+    match metrics_listener {
+        // Its own listener, without tokens: for a scraper on loopback or a monitoring network.
+        Some(metrics_listener) => {
+            let address = metrics_listen.expect("bound from --metrics-listen");
+            if !address.ip().is_loopback() {
+                tracing::warn!(
+                    %address,
+                    "/metrics is served without client tokens on a non-loopback address; \
+                     make sure only your monitoring can reach it"
+                );
+            }
+            tracing::info!(%address, "serving /metrics");
+            let metrics = piraeus_core::http::metrics_router(None);
+            tokio::spawn(server::run(
+                metrics_listener,
+                metrics,
+                None,
+                limits,
+                std::future::pending(),
+            ));
+        }
+        // The main listener: same tokens (and https) as every other route.
+        None if given(arguments, &METRICS) => {
+            app = app.merge(piraeus_core::http::metrics_router(auth));
+        }
+        None => {}
+    }
     server::run(listener, app, tls, limits, shutdown_signal()).await;
     Ok(ExitCode::SUCCESS)
 }
