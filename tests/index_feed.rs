@@ -5,12 +5,11 @@
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 
-use crate::common::{Deployment, HttpResponse, Sandbox, Server, go_mod};
+use crate::common::{Deployment, HttpResponse, Sandbox, Server, go_mod, new_token};
 
 /// What the go command stores, one version per run, in this order: the feed's order, which is
 /// neither module nor version order.
@@ -33,22 +32,6 @@ fn repositories(sandbox: &Sandbox) {
         .write("upper.go", "package upper\n");
     upper.commit("one");
     upper.tag("v1.0.0-RC1");
-}
-
-/// `piraeus token new NAME`: the secret is the last line of stdout.
-fn new_token(tokens: &Path, name: &str) -> String {
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_piraeus"))
-        .args(["token", "new", name, "--auth-file"])
-        .arg(tokens)
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let stdout = String::from_utf8(output.stdout).unwrap();
-    stdout.lines().last().unwrap().to_string()
 }
 
 /// A GET (or HEAD) with an optional `Authorization` header.

@@ -24,6 +24,8 @@
 //! - `index_feed`: `GET /index`, the feed of stored versions (index.golang.org's format).
 //! - `metrics`: `GET /metrics` (`piraeus serve --metrics`) across a miss, a hit and a failure.
 //! - `verify`: `piraeus verify` over S3 and DynamoDB finds a zip altered in the bucket.
+//! - `transfer`: `piraeus export` and `piraeus import` feed an air-gapped mirror that builds
+//!   offline with the same go.sum; an altered zip in the archive is refused and named.
 
 #[macro_use]
 mod common;
@@ -48,4 +50,5 @@ mod storage;
 mod streaming;
 mod sumdb;
 mod template;
+mod transfer;
 mod verify;

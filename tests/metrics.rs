@@ -4,7 +4,6 @@
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::Command;
 
 use crate::common::{Sandbox, Server, http_get};
 
@@ -151,14 +150,8 @@ fn metrics_are_off_by_default() {
 /// `piraeus token new NAME`: the secret is the last line of stdout.
 fn new_token(sandbox: &Sandbox, name: &str) -> (std::path::PathBuf, String) {
     let tokens = sandbox.path().join("tokens.json");
-    let output = Command::new(env!("CARGO_BIN_EXE_piraeus"))
-        .args(["token", "new", name, "--auth-file"])
-        .arg(&tokens)
-        .output()
-        .unwrap();
-    assert!(output.status.success());
-    let secret = String::from_utf8(output.stdout).unwrap();
-    (tokens, secret.lines().last().unwrap().to_string())
+    let secret = crate::common::new_token(&tokens, name);
+    (tokens, secret)
 }
 
 #[test]

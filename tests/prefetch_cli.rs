@@ -370,18 +370,8 @@ fn prefetch_command_refuses_bad_usage_with_2_and_sends_nothing() {
 
 fn new_token(sandbox: &Sandbox, name: &str) -> (PathBuf, String) {
     let tokens = sandbox.path().join("tokens.json");
-    let output = Command::new(env!("CARGO_BIN_EXE_piraeus"))
-        .args(["token", "new", name, "--auth-file"])
-        .arg(&tokens)
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let stdout = String::from_utf8(output.stdout).unwrap();
-    (tokens, stdout.lines().last().unwrap().to_string())
+    let secret = crate::common::new_token(&tokens, name);
+    (tokens, secret)
 }
 
 #[test]

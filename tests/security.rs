@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::common::{Sandbox, Server, http_get, invocations};
+use crate::common::{Sandbox, Server, http_get, invocations, new_token};
 
 /// A self-signed certificate for 127.0.0.1, made now: (certificate, key) PEM files.
 fn tls_files(sandbox: &Sandbox) -> (PathBuf, PathBuf) {
@@ -24,22 +24,6 @@ fn tls_files(sandbox: &Sandbox) -> (PathBuf, PathBuf) {
     std::fs::write(&cert, certified.cert.pem()).unwrap();
     std::fs::write(&key, certified.signing_key.serialize_pem()).unwrap();
     (cert, key)
-}
-
-/// `piraeus token new NAME`: the secret is the last line of stdout.
-fn new_token(tokens: &Path, name: &str) -> String {
-    let output = Command::new(env!("CARGO_BIN_EXE_piraeus"))
-        .args(["token", "new", name, "--auth-file"])
-        .arg(tokens)
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let stdout = String::from_utf8(output.stdout).unwrap();
-    stdout.lines().last().unwrap().to_string()
 }
 
 fn token_command(arguments: &[&str], tokens: &Path) -> std::process::Output {

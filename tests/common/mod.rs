@@ -757,6 +757,22 @@ fn http_exchange(
     })
 }
 
+/// `piraeus token new NAME --auth-file TOKENS`: the new secret, the last line of its stdout.
+pub fn new_token(tokens: &Path, name: &str) -> String {
+    let output = Command::new(env!("CARGO_BIN_EXE_piraeus"))
+        .args(["token", "new", name, "--auth-file"])
+        .arg(tokens)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    stdout.lines().last().unwrap().to_string()
+}
+
 /// Deterministic bytes that do not compress, for zips of a chosen size.
 pub fn incompressible_bytes(length: usize, seed: u64) -> Vec<u8> {
     let mut state = seed | 1;

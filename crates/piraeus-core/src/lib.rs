@@ -17,6 +17,7 @@
 //! - [`redact`]: credentials, paths and addresses kept out of logs and responses.
 //! - [`sumdb`]: the checksum-database proxy (`/sumdb/<name>/...`).
 
+pub mod archive;
 pub mod auth;
 pub(crate) mod cleanup;
 pub mod clock;

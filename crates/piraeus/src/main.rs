@@ -1,13 +1,16 @@
 //! The `piraeus` command: the local proxy (`serve`), its client tokens (`token`), the integrity
-//! check (`verify`), warming a proxy's cache (`prefetch`) and the creation of S3 and DynamoDB
+//! check (`verify`), warming a proxy's cache (`prefetch`), carrying stored versions
+//! to an air-gapped mirror (`export`, `import`) and the creation of S3 and DynamoDB
 //! resources (`provision`). Each command has its own file; every flag comes from
 //! `piraeus_core::settings`.
 
+mod backends;
 mod prefetch;
 mod provision;
 mod serve;
 mod settings;
 mod token;
+mod transfer;
 mod verify;
 
 use std::process::ExitCode;
@@ -29,6 +32,8 @@ fn cli() -> Command {
         .subcommand(token::command())
         .subcommand(verify::command())
         .subcommand(prefetch::command())
+        .subcommand(transfer::export_command())
+        .subcommand(transfer::import_command())
         .subcommand(provision::command())
 }
 
@@ -41,6 +46,8 @@ fn main() -> ExitCode {
         Some(("token", arguments)) => runtime.block_on(token::run(arguments)),
         Some(("verify", arguments)) => runtime.block_on(verify::run(arguments)),
         Some(("prefetch", arguments)) => runtime.block_on(prefetch::run(arguments)),
+        Some(("export", arguments)) => runtime.block_on(transfer::export(arguments)),
+        Some(("import", arguments)) => runtime.block_on(transfer::import(arguments)),
         Some(("provision", arguments)) => runtime.block_on(provision::run(arguments)),
         _ => unreachable!("clap requires one of the subcommands"),
     };

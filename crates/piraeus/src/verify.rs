@@ -5,17 +5,14 @@
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{ArgMatches, Command};
 use indicatif::{ProgressBar, ProgressStyle};
-use piraeus_core::index::Index;
-use piraeus_core::local;
 use piraeus_core::settings::{DATA_DIR, INDEX, STORE, VERIFY_CONCURRENCY, VERIFY_SINCE};
-use piraeus_core::store::BlobStore;
 use piraeus_core::verify::{self, Options};
 
+use crate::backends::{self, Missing};
 use crate::runtime_outcome;
 use crate::settings::{flag, given, value};
 
@@ -35,7 +32,8 @@ pub fn command() -> Command {
 }
 
 pub async fn run(arguments: &ArgMatches) -> anyhow::Result<ExitCode> {
-    let (store, index) = open(arguments).await?;
+    let data_dir = given(arguments, &DATA_DIR);
+    let (store, index) = backends::open(&data_dir, arguments, Missing::Refuse).await?;
     let options = Options {
         after: value(arguments, &VERIFY_SINCE).map(verify::stored_since),
         concurrency: given(arguments, &VERIFY_CONCURRENCY),
@@ -69,32 +67,6 @@ pub async fn run(arguments: &ArgMatches) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
-}
-
-/// The data directory and its SQLite index, unless `--store` or `--index` name S3 or DynamoDB.
-async fn open(arguments: &ArgMatches) -> anyhow::Result<(Arc<dyn BlobStore>, Arc<dyn Index>)> {
-    let data_dir = given(arguments, &DATA_DIR);
-    let (store, index) = (value(arguments, &STORE), value(arguments, &INDEX));
-    let sdk = match (&store, &index) {
-        (None, None) => None,
-        _ => Some(piraeus_aws::sdk::config().await),
-    };
-    let store = match (&store, &sdk) {
-        (Some(location), Some(sdk)) => piraeus_aws::sdk::open_store(sdk, location),
-        _ => local::open_store(&data_dir)?,
-    };
-    let index = match (&index, &sdk) {
-        (Some(location), Some(sdk)) => piraeus_aws::sdk::open_index(sdk, location),
-        _ => {
-            anyhow::ensure!(
-                local::index_path(&data_dir).exists(),
-                "{} has no index: nothing has been stored there",
-                data_dir.display()
-            );
-            local::open_index(&data_dir)?
-        }
-    };
-    Ok((store, index))
 }
 
 /// A spinner with counts on a terminal; otherwise a line now and then on stderr. Problems

@@ -4,13 +4,13 @@
 use std::sync::Arc;
 
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::Response;
 
 use super::conditional::{self, Validators, Wanted};
 use super::reply::{Reply, ReplyBody, StoredParts};
 use super::route::{self, Route};
-use super::{JSON, NO_STORE, TEXT, error_response};
+use super::{JSON, NO_STORE, TEXT, error_response, max_age, only_get_and_head};
 use crate::error::{Error, ErrorKind};
 use crate::fetch::ResolvedVersion;
 use crate::policy::Decision;
@@ -20,16 +20,8 @@ use crate::proxy::{Artifact, CacheOutcome, Proxy, Served, format_list};
 /// Every GOPROXY path: parsed and validated once, then handed to its endpoint.
 pub(super) async fn goproxy(State(proxy): State<Arc<Proxy>>, request: Request) -> Response {
     let method = request.method().clone();
-    if method != Method::GET && method != Method::HEAD {
-        let mut response = error_response(
-            &Error::invalid(format!("method {method} is not allowed")),
-            "other",
-        );
-        *response.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
-        response
-            .headers_mut()
-            .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
-        return response;
+    if let Some(refused) = only_get_and_head(&method) {
+        return refused;
     }
     let route = match route::parse(request.uri().path()) {
         Ok(route) => route,
@@ -100,8 +92,7 @@ async fn redirect_unless_stored(
 /// List, latest and query answers change when upstream does: clients and CDNs may keep them as
 /// long as Piraeus itself reuses them.
 fn short_lived(proxy: &Proxy) -> HeaderValue {
-    let value = format!("public, max-age={}", proxy.answer_ttl().as_secs());
-    HeaderValue::try_from(value).expect("digits and ASCII make a valid header")
+    max_age(proxy.answer_ttl())
 }
 
 /// `GET $module/@v/list`

@@ -108,6 +108,28 @@ struct RequestFacts {
     outcome: Option<CacheOutcome>,
 }
 
+/// `Cache-Control` for answers that may be reused for `ttl`, by clients and CDNs as by Piraeus.
+fn max_age(ttl: std::time::Duration) -> HeaderValue {
+    let value = format!("public, max-age={}", ttl.as_secs());
+    HeaderValue::try_from(value).expect("digits and ASCII make a valid header")
+}
+
+/// `405` for a method other than GET and HEAD on the read-only routes; `None` for those two.
+fn only_get_and_head(method: &axum::http::Method) -> Option<Response> {
+    if method == axum::http::Method::GET || method == axum::http::Method::HEAD {
+        return None;
+    }
+    let mut response = error_response(
+        &Error::invalid(format!("method {method} is not allowed")),
+        "other",
+    );
+    *response.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
+    response
+        .headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+    Some(response)
+}
+
 /// The error as a client may read it ([`Error::client_message`]); its source stays in the logs.
 /// A 5xx also gives the request id that is in the log line with the details.
 fn error_response(error: &Error, route: &'static str) -> Response {

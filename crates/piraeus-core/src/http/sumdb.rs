@@ -6,11 +6,11 @@
 use std::sync::Arc;
 
 use axum::extract::{Request, State};
-use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderValue, Method};
 use axum::response::Response;
 
 use super::reply::{Reply, ReplyBody};
-use super::{NO_STORE, error_response};
+use super::{NO_STORE, error_response, max_age, only_get_and_head};
 use crate::error::Error;
 use crate::proxy::artifact::IMMUTABLE;
 use crate::proxy::{CacheOutcome, Proxy};
@@ -20,16 +20,8 @@ const STALE_HEADER: &str = "x-piraeus-sumdb";
 
 pub(super) async fn sumdb(State(proxy): State<Arc<Proxy>>, request: Request) -> Response {
     let method = request.method().clone();
-    if method != Method::GET && method != Method::HEAD {
-        let mut response = error_response(
-            &Error::invalid(format!("method {method} is not allowed")),
-            "other",
-        );
-        *response.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
-        response
-            .headers_mut()
-            .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
-        return response;
+    if let Some(refused) = only_get_and_head(&method) {
+        return refused;
     }
     let Some(mirror) = proxy.sumdb() else {
         let error = Error::not_found("this proxy does not proxy any checksum database");
@@ -51,8 +43,7 @@ pub(super) async fn sumdb(State(proxy): State<Arc<Proxy>>, request: Request) -> 
         // The next request should find the database again as soon as it is back.
         HeaderValue::from_static(NO_STORE)
     } else {
-        let value = format!("public, max-age={}", mirror.ttl().as_secs());
-        HeaderValue::try_from(value).expect("digits and ASCII make a valid header")
+        max_age(mirror.ttl())
     };
     let mut response = Reply {
         body: ReplyBody::Bytes(answer.body),

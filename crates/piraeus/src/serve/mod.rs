@@ -23,6 +23,7 @@ use piraeus_core::settings::{
 };
 use piraeus_core::sumdb::SumDbConfig;
 
+use crate::backends::{self, Missing};
 use crate::settings::{all, flag, given, repeatable_flag, switch, value};
 
 pub fn command() -> Command {
@@ -182,25 +183,13 @@ fn connection_cap(configured: usize) -> usize {
         .min(tokio::sync::Semaphore::MAX_PERMITS)
 }
 
-/// The data directory and its SQLite index, unless `--store` or `--index` name S3 or DynamoDB.
+/// The proxy over the backends the flags name.
 async fn open(
     config: &LocalConfig,
     arguments: &ArgMatches,
-) -> piraeus_core::Result<piraeus_core::proxy::Proxy> {
-    let (store, index) = (value(arguments, &STORE), value(arguments, &INDEX));
-    let sdk = match (&store, &index) {
-        (None, None) => None,
-        _ => Some(piraeus_aws::sdk::config().await),
-    };
-    let store = match (&store, &sdk) {
-        (Some(location), Some(sdk)) => piraeus_aws::sdk::open_store(sdk, location),
-        _ => local::open_store(&config.data_dir)?,
-    };
-    let index = match (&index, &sdk) {
-        (Some(location), Some(sdk)) => piraeus_aws::sdk::open_index(sdk, location),
-        _ => local::open_index(&config.data_dir)?,
-    };
-    local::build(config, store, index)
+) -> anyhow::Result<piraeus_core::proxy::Proxy> {
+    let (store, index) = backends::open(&config.data_dir, arguments, Missing::Create).await?;
+    Ok(local::build(config, store, index)?)
 }
 
 /// Cached modules are served without the go command, so its absence is a warning, not fatal.

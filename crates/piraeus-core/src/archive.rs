@@ -1,0 +1,436 @@
+//! `piraeus export` and `piraeus import`: stored versions carried to another Piraeus as one
+//! file, for mirrors with no network path between them.
+//!
+//! The archive is a zip file (entries stored, not compressed again): first `manifest.json`,
+//! then each version's artifacts at their GOPROXY paths (the one layout of
+//! [`artifact_key`]), zip, go.mod and info. The manifest holds the index record of every
+//! version ([`StoredVersion`]: module, version, `h1:` sums, sizes, time, origin, when it was
+//! stored). Unpacked, the archive is also a valid GOPROXY tree.
+//!
+//! Import trusts nothing in the archive: every zip and go.mod is re-hashed against the `h1:`
+//! sums of its record before anything of that version is written, and a version is stored
+//! like ingest stores it (zip, then go.mod, then info, never overwriting, then `mark_ready`).
+
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+
+use crate::clock::now_millis;
+use crate::error::{Error, ErrorKind, Result};
+use crate::fetch::ingest::{hash_stored_zip, read_blob};
+use crate::golang::{checksum, path};
+use crate::index::{FeedCursor, Index, StoredVersion, VersionStatus};
+use crate::proxy::artifact::{ArtifactKind, artifact_key};
+use crate::store::{BlobSource, BlobStore, PutOutcome};
+
+/// The name of the manifest entry.
+pub const MANIFEST: &str = "manifest.json";
+/// What the manifest says it is, so an unrelated zip is refused plainly.
+const FORMAT: &str = "piraeus-export";
+const FORMAT_VERSION: u32 = 1;
+/// A go.mod or info larger than this in an archive is refused rather than read into memory.
+const MAX_SMALL_ARTIFACT: u64 = 64 << 20;
+/// Feed entries read per index query when selecting versions.
+const PAGE: usize = 500;
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Manifest {
+    format: String,
+    format_version: u32,
+    /// When the archive was written, Unix milliseconds.
+    exported_at: i64,
+    versions: Vec<StoredVersion>,
+}
+
+/// Every ready version after `after` in feed order (all of them for `None`).
+pub async fn stored_after(
+    index: &dyn Index,
+    after: Option<FeedCursor>,
+) -> Result<Vec<StoredVersion>> {
+    let mut records = Vec::new();
+    let mut cursor = after;
+    loop {
+        let page = index.feed(cursor.as_ref(), PAGE).await?;
+        let Some(last) = page.last() else {
+            return Ok(records);
+        };
+        cursor = Some(last.cursor());
+        records.extend(page);
+    }
+}
+
+/// The stored record of `module@version`, if it is ready.
+pub async fn stored(
+    index: &dyn Index,
+    module: &str,
+    version: &str,
+) -> Result<Option<StoredVersion>> {
+    Ok(match index.version(module, version).await? {
+        VersionStatus::Ready(record) => Some(record),
+        _ => None,
+    })
+}
+
+/// Writes `records`' artifacts from `store`, with the manifest, to a new archive at `out`
+/// (written beside it first, then renamed, so a partial archive never has its name). Each
+/// zip is streamed through a scratch file, never held in memory. `progress` is called after
+/// each version.
+pub async fn export(
+    store: &dyn BlobStore,
+    records: &[StoredVersion],
+    out: &Path,
+    mut progress: impl FnMut(&StoredVersion),
+) -> Result<()> {
+    let partial = partial_path(out);
+    let file = File::create(&partial).map_err(|e| Error::storage(partial.display(), e))?;
+    let written = write_archive(store, records, file, &mut progress).await;
+    if let Err(error) = written {
+        let _ = std::fs::remove_file(&partial);
+        return Err(error);
+    }
+    std::fs::rename(&partial, out).map_err(|e| Error::storage(out.display(), e))
+}
+
+fn partial_path(out: &Path) -> PathBuf {
+    let mut name = out.file_name().unwrap_or_default().to_os_string();
+    name.push(".partial");
+    out.with_file_name(name)
+}
+
+async fn write_archive(
+    store: &dyn BlobStore,
+    records: &[StoredVersion],
+    file: File,
+    progress: &mut impl FnMut(&StoredVersion),
+) -> Result<()> {
+    let zip_error = |e: zip::result::ZipError| Error::storage("writing the archive", e);
+    let options = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Stored)
+        .large_file(true);
+    let mut writer = zip::ZipWriter::new(io::BufWriter::new(file));
+    let manifest = Manifest {
+        format: FORMAT.to_string(),
+        format_version: FORMAT_VERSION,
+        exported_at: now_millis(),
+        versions: records.to_vec(),
+    };
+    let manifest = serde_json::to_vec_pretty(&manifest)
+        .map_err(|e| Error::storage("encoding the manifest", e))?;
+    writer.start_file(MANIFEST, options).map_err(zip_error)?;
+    writer
+        .write_all(&manifest)
+        .map_err(|e| Error::storage("writing the archive", e))?;
+    let scratch = tempfile::tempdir().map_err(|e| Error::storage("temporary directory", e))?;
+    for record in records {
+        let (module, version) = (record.module.as_str(), record.version.as_str());
+        let key = artifact_key(module, version, ArtifactKind::Zip);
+        let path = scratch.path().join("export.zip");
+        let mut blob = store.get(&key).await?;
+        let mut scratch_file = tokio::fs::File::create(&path)
+            .await
+            .map_err(|e| Error::storage(path.display(), e))?;
+        tokio::io::copy(&mut blob.body, &mut scratch_file)
+            .await
+            .map_err(|e| Error::storage(&key, e))?;
+        tokio::io::AsyncWriteExt::flush(&mut scratch_file)
+            .await
+            .map_err(|e| Error::storage(path.display(), e))?;
+        drop(scratch_file);
+        writer.start_file(&key, options).map_err(zip_error)?;
+        let mut copied = File::open(&path).map_err(|e| Error::storage(path.display(), e))?;
+        io::copy(&mut copied, &mut writer).map_err(|e| Error::storage("writing the archive", e))?;
+        for kind in [ArtifactKind::Mod, ArtifactKind::Info] {
+            let key = artifact_key(module, version, kind);
+            let contents = read_blob(store, &key).await?;
+            writer.start_file(&key, options).map_err(zip_error)?;
+            writer
+                .write_all(&contents)
+                .map_err(|e| Error::storage("writing the archive", e))?;
+        }
+        progress(record);
+    }
+    let mut inner = writer.finish().map_err(zip_error)?;
+    inner
+        .flush()
+        .map_err(|e| Error::storage("writing the archive", e))?;
+    inner
+        .into_inner()
+        .map_err(|e| Error::storage("writing the archive", e.into_error()))?
+        .sync_all()
+        .map_err(|e| Error::storage("writing the archive", e))
+}
+
+/// What import did with one version of the archive.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Imported {
+    /// Checked and stored.
+    Stored,
+    /// Checked, and already stored here with identical contents.
+    AlreadyPresent,
+    /// Not stored: why (a hash that does not match its record, a missing artifact, or
+    /// different contents already stored here).
+    Refused(String),
+}
+
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct ImportSummary {
+    pub stored: usize,
+    pub already_present: usize,
+    pub refused: usize,
+}
+
+/// Imports every version of the archive at `archive` into `store` and `index`, calling
+/// `report` for each. Fails only when the archive cannot be read at all (not a Piraeus
+/// export) or the backends fail; a version that does not check out is a `Refused` report.
+pub async fn import(
+    store: &dyn BlobStore,
+    index: &dyn Index,
+    archive: &Path,
+    mut report: impl FnMut(&StoredVersion, &Imported),
+) -> Result<ImportSummary> {
+    let file = File::open(archive).map_err(|e| Error::storage(archive.display(), e))?;
+    let mut zip = zip::ZipArchive::new(io::BufReader::new(file)).map_err(|e| {
+        Error::invalid(format!(
+            "{} is not an archive written by `piraeus export`: {e}",
+            archive.display()
+        ))
+    })?;
+    let manifest: Manifest = {
+        let entry = zip.by_name(MANIFEST).map_err(|_| {
+            Error::invalid(format!(
+                "{} has no {MANIFEST}: not an archive written by `piraeus export`",
+                archive.display()
+            ))
+        })?;
+        let mut text = Vec::new();
+        entry
+            .take(MAX_SMALL_ARTIFACT)
+            .read_to_end(&mut text)
+            .map_err(|e| Error::storage(archive.display(), e))?;
+        serde_json::from_slice(&text)
+            .map_err(|e| Error::invalid(format!("{MANIFEST} is malformed: {e}")))?
+    };
+    if manifest.format != FORMAT || manifest.format_version != FORMAT_VERSION {
+        return Err(Error::invalid(format!(
+            "{} is a {:?} archive, version {}; this piraeus reads {FORMAT:?} version {FORMAT_VERSION}",
+            archive.display(),
+            manifest.format,
+            manifest.format_version
+        )));
+    }
+    let scratch = tempfile::tempdir().map_err(|e| Error::storage("temporary directory", e))?;
+    let mut summary = ImportSummary::default();
+    for record in &manifest.versions {
+        let outcome = match import_one(store, index, &mut zip, scratch.path(), record).await {
+            Ok(outcome) => outcome,
+            // Something about this version (not the backends) is wrong: refuse it, go on.
+            Err(error)
+                if matches!(
+                    error.kind(),
+                    ErrorKind::Conflict | ErrorKind::Invalid | ErrorKind::NotFound
+                ) =>
+            {
+                Imported::Refused(error.message().to_string())
+            }
+            Err(error) => return Err(error),
+        };
+        match outcome {
+            Imported::Stored => summary.stored += 1,
+            Imported::AlreadyPresent => summary.already_present += 1,
+            Imported::Refused(_) => summary.refused += 1,
+        }
+        report(record, &outcome);
+    }
+    Ok(summary)
+}
+
+async fn import_one(
+    store: &dyn BlobStore,
+    index: &dyn Index,
+    zip: &mut zip::ZipArchive<io::BufReader<File>>,
+    scratch: &Path,
+    record: &StoredVersion,
+) -> Result<Imported> {
+    let (module, version) = (record.module.as_str(), record.version.as_str());
+    if let Err(error) =
+        path::check_module_path(module).and_then(|()| path::check_version_for_path(module, version))
+    {
+        return Ok(Imported::Refused(error.message().to_string()));
+    }
+    let zip_key = artifact_key(module, version, ArtifactKind::Zip);
+    let mod_key = artifact_key(module, version, ArtifactKind::Mod);
+    let info_key = artifact_key(module, version, ArtifactKind::Info);
+
+    // Everything is checked before anything of the version is written.
+    let zip_path = scratch.join("import.zip");
+    let zip_size = {
+        let mut entry = match zip.by_name(&zip_key) {
+            Ok(entry) => entry,
+            Err(_) => return Ok(Imported::Refused("zip missing from the archive".into())),
+        };
+        let mut file =
+            File::create(&zip_path).map_err(|e| Error::storage(zip_path.display(), e))?;
+        let size = io::copy(&mut entry, &mut file)
+            .map_err(|e| Error::conflict(format!("zip unreadable in the archive: {e}")))?;
+        file.sync_all()
+            .map_err(|e| Error::storage(zip_path.display(), e))?;
+        size
+    };
+    let zip_hash = match checksum::hash_zip_file_off_thread(zip_path.clone()).await {
+        Ok(hash) => hash,
+        Err(error) if error.kind() == ErrorKind::Conflict => {
+            return Ok(Imported::Refused(format!(
+                "zip unreadable: {}",
+                error.message()
+            )));
+        }
+        Err(error) => return Err(error),
+    };
+    if zip_hash != record.zip_hash {
+        return Ok(Imported::Refused(format!(
+            "zip hash {zip_hash} != recorded {}",
+            record.zip_hash
+        )));
+    }
+    let Some(go_mod) = read_small(zip, &mod_key)? else {
+        return Ok(Imported::Refused("go.mod missing from the archive".into()));
+    };
+    let mod_hash = checksum::hash_go_mod(&go_mod);
+    if mod_hash != record.mod_hash {
+        return Ok(Imported::Refused(format!(
+            "go.mod hash {mod_hash} != recorded {}",
+            record.mod_hash
+        )));
+    }
+    let Some(info) = read_small(zip, &info_key)? else {
+        return Ok(Imported::Refused("info missing from the archive".into()));
+    };
+    match info_time(&info) {
+        Some(time) if time == record.time => {}
+        Some(time) => {
+            return Ok(Imported::Refused(format!(
+                "info time {time:?} != recorded {:?}",
+                record.time
+            )));
+        }
+        None => return Ok(Imported::Refused("info is not valid JSON".into())),
+    }
+
+    // Zip, then go.mod, then info, then the index: as ingest writes them. Never overwriting:
+    // what is already stored here must be identical, or the version is refused.
+    let mut created = false;
+    match store
+        .put_if_absent(
+            &zip_key,
+            BlobSource::File(zip_path.clone()),
+            ArtifactKind::Zip.headers(),
+        )
+        .await?
+    {
+        PutOutcome::Created => created = true,
+        PutOutcome::AlreadyExists => {
+            let (stored_hash, _) = hash_stored_zip(store, &zip_key).await?;
+            if stored_hash != zip_hash {
+                return Ok(Imported::Refused(format!(
+                    "a different zip is already stored here ({stored_hash}, archive has {zip_hash})"
+                )));
+            }
+        }
+    }
+    let _ = std::fs::remove_file(&zip_path);
+    match store
+        .put_if_absent(
+            &mod_key,
+            BlobSource::Bytes(go_mod.clone()),
+            ArtifactKind::Mod.headers(),
+        )
+        .await?
+    {
+        PutOutcome::Created => created = true,
+        PutOutcome::AlreadyExists => {
+            let stored_hash = checksum::hash_go_mod(&read_blob(store, &mod_key).await?);
+            if stored_hash != mod_hash {
+                return Ok(Imported::Refused(format!(
+                    "a different go.mod is already stored here ({stored_hash}, archive has {mod_hash})"
+                )));
+            }
+        }
+    }
+    let info_size = match store
+        .put_if_absent(
+            &info_key,
+            BlobSource::Bytes(info.clone()),
+            ArtifactKind::Info.headers(),
+        )
+        .await?
+    {
+        PutOutcome::Created => {
+            created = true;
+            info.len() as u64
+        }
+        PutOutcome::AlreadyExists => read_blob(store, &info_key).await?.len() as u64,
+    };
+    let stored = StoredVersion {
+        module: module.to_string(),
+        version: version.to_string(),
+        time: record.time.clone(),
+        zip_hash,
+        mod_hash,
+        zip_size,
+        mod_size: go_mod.len() as u64,
+        info_size,
+        origin: record.origin.clone(),
+        // When it was stored here: what this index's feed (and `--since`) orders by.
+        fetched_at: now_millis(),
+    };
+    if index.mark_ready(&stored).await? {
+        created = true;
+    } else if let VersionStatus::Ready(existing) = index.version(module, version).await?
+        && (existing.zip_hash != stored.zip_hash || existing.mod_hash != stored.mod_hash)
+    {
+        return Ok(Imported::Refused(format!(
+            "already recorded here with {} {}",
+            existing.zip_hash, existing.mod_hash
+        )));
+    }
+    Ok(if created {
+        Imported::Stored
+    } else {
+        Imported::AlreadyPresent
+    })
+}
+
+/// A go.mod or info entry of the archive, whole; `None` when the archive has no such entry.
+fn read_small(zip: &mut zip::ZipArchive<io::BufReader<File>>, name: &str) -> Result<Option<Bytes>> {
+    let entry = match zip.by_name(name) {
+        Ok(entry) => entry,
+        Err(_) => return Ok(None),
+    };
+    if entry.size() > MAX_SMALL_ARTIFACT {
+        return Err(Error::conflict(format!(
+            "{name} is too large ({} bytes)",
+            entry.size()
+        )));
+    }
+    let mut contents = Vec::new();
+    entry
+        .take(MAX_SMALL_ARTIFACT)
+        .read_to_end(&mut contents)
+        .map_err(|e| Error::conflict(format!("{name} unreadable in the archive: {e}")))?;
+    Ok(Some(contents.into()))
+}
+
+/// The `Time` field of a `.info` body; `None` when it is not JSON.
+fn info_time(info: &[u8]) -> Option<String> {
+    #[derive(Deserialize)]
+    struct Info {
+        #[serde(rename = "Time", default)]
+        time: String,
+    }
+    serde_json::from_slice::<Info>(info)
+        .ok()
+        .map(|info| info.time)
+}
