@@ -34,7 +34,8 @@ fn curl(directory: &Path, url: &str, arguments: &[&str]) -> Exchange {
     let body = directory.join("body.bin");
     let _ = std::fs::remove_file(&body);
     let output = Command::new("curl")
-        .args(["-sS", "--max-time", "30", "-D"])
+        // A bound, not a timing: the Lambda emulator on a busy machine can take tens of seconds.
+        .args(["-sS", "--max-time", "120", "-D"])
         .arg(&headers)
         .arg("-o")
         .arg(&body)
@@ -126,7 +127,7 @@ fn check_ranges_and_conditions(sandbox: &Sandbox, server: &Server, base: &str) {
     let partial = work.join("resumed.zip");
     std::fs::write(&partial, &whole.body[..length / 3]).unwrap();
     let output = Command::new("curl")
-        .args(["-sS", "--fail", "--max-time", "30", "-C", "-", "-o"])
+        .args(["-sS", "--fail", "--max-time", "120", "-C", "-", "-o"])
         .arg(&partial)
         .arg(&zip_url)
         .output()
