@@ -384,6 +384,12 @@ async fn feed_orders_by_ingest_time(index: &dyn Index, module: &str) {
     );
     let first_page = index.feed(Some(&start), 1).await.unwrap();
     assert_eq!(first_page.len(), 1, "the limit is honoured");
+    // No cursor: from the beginning (`GET /index` without `since`).
+    let from_the_start = index
+        .feed(None, 1)
+        .await
+        .expect("a feed without a cursor starts at the beginning");
+    assert_eq!(from_the_start.len(), 1, "the index holds ready versions");
     let rest = ours(
         index
             .feed(Some(&everything[1].cursor()), 10_000)
