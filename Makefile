@@ -129,10 +129,10 @@ lint: deps-python ## Check formatting, clippy warnings, and template.yaml (cfn-l
 # -p piraeus-functions: the functions' package alone. Without it cargo resolves features for the
 # whole workspace, and the functions get what only the `piraeus` command needs in the shared
 # dependencies (aws-config's SSO and credential_process providers, SigV4a, SQLite).
-# Serve and prefetch use the `lambda` profile (optimised for size, see Cargo.toml); fetch stays on
+# Serve and prefetch use the `lambda-small` profile (optimised for size, see Cargo.toml); fetch stays on
 # `release` (speed: it unzips and hashes whole modules), to which cargo lambda adds panic=abort.
 build: deps-python ## Build the three Lambda functions for arm64 (target/lambda/*/bootstrap)
-	$(PIRAEUS_CARGO_LAMBDA) lambda build --profile lambda --arm64 --compiler $(LAMBDA_COMPILER) \
+	$(PIRAEUS_CARGO_LAMBDA) lambda build --profile lambda-small --arm64 --compiler $(LAMBDA_COMPILER) \
 		-p piraeus-functions --bin piraeus-serve --bin piraeus-prefetch
 	$(PIRAEUS_CARGO_LAMBDA) lambda build --release --arm64 --compiler $(LAMBDA_COMPILER) \
 		-p piraeus-functions --bin piraeus-fetch
