@@ -232,13 +232,11 @@ fn entry(archive: &Path, name: &str) -> Vec<u8> {
     bytes
 }
 
-#[test]
-fn an_archive_with_one_altered_zip_imports_the_rest_and_names_it() {
-    let sandbox = Sandbox::new();
-    stored_through_serve(&sandbox);
+/// `piraeus export` of the whole data directory to `mirror.zip`, which must succeed.
+fn export_everything(sandbox: &Sandbox) -> PathBuf {
     let archive = sandbox.path().join("mirror.zip");
     let run = piraeus(
-        &sandbox,
+        sandbox,
         &[
             "export",
             "--data-dir",
@@ -249,6 +247,14 @@ fn an_archive_with_one_altered_zip_imports_the_rest_and_names_it() {
         &[],
     );
     assert_eq!(run.code, 0, "{run}");
+    archive
+}
+
+#[test]
+fn an_archive_with_one_altered_zip_imports_the_rest_and_names_it() {
+    let sandbox = Sandbox::new();
+    stored_through_serve(&sandbox);
+    let archive = export_everything(&sandbox);
 
     // Beta's zip replaced with a valid zip of other content: alpha's.
     let altered = sandbox.path().join("altered.zip");
@@ -315,19 +321,7 @@ fn a_data_dir_export_imports_into_s3_and_dynamodb() {
     const INDEX: &str = "dynamodb://piraeus-transfer";
     let sandbox = Sandbox::new();
     stored_through_serve(&sandbox);
-    let archive = sandbox.path().join("mirror.zip");
-    let run = piraeus(
-        &sandbox,
-        &[
-            "export",
-            "--data-dir",
-            text(&sandbox.data_dir()),
-            "--out",
-            text(&archive),
-        ],
-        &[],
-    );
-    assert_eq!(run.code, 0, "{run}");
+    let archive = export_everything(&sandbox);
 
     let moto = Moto::start();
     let aws = moto.environment();
