@@ -73,14 +73,18 @@ help: ## List the targets
 run: ## Build and start the proxy on 127.0.0.1:3000, data in ./piraeus-data (extra flags: ARGS=...)
 	$(CARGO) run --release --bin piraeus -- serve $(ARGS)
 
-test: deps ## Install missing tools (go, git, node; moto, cargo-lambda, cfn-lint, sam in .venv), run every test
-	@if $(CARGO) nextest --version >/dev/null 2>&1; then \
-		echo "+ $(CARGO) nextest run --workspace --no-fail-fast"; \
-		$(CARGO) nextest run --workspace --no-fail-fast; \
+# Runs tests with cargo-nextest, or with cargo test when cargo-nextest is not installed:
+# $(call RUN_TESTS,<arguments after `nextest run`>,<arguments after `test`>)
+RUN_TESTS = if $(CARGO) nextest --version >/dev/null 2>&1; then \
+		echo "+ $(CARGO) nextest run $(1)"; \
+		$(CARGO) nextest run $(1); \
 	else \
-		echo "+ $(CARGO) test --workspace (cargo-nextest not installed)"; \
-		$(CARGO) test --workspace; \
+		echo "+ $(CARGO) test $(2) (cargo-nextest not installed)"; \
+		$(CARGO) test $(2); \
 	fi
+
+test: deps ## Install missing tools (go, git, node; moto, cargo-lambda, cfn-lint, sam in .venv), run every test
+	@$(call RUN_TESTS,--workspace --no-fail-fast,--workspace)
 
 deps: deps-system deps-python ## Install what the tests need and is missing (no-op when present)
 
@@ -169,9 +173,12 @@ bench: ## Piraeus against nginx (hits, wrk) and GOPROXY=direct (downloads): rati
 SOAK_ROUNDS ?= 30
 SOAK_CLIENTS ?= 6
 SOAK_MODULES ?= 6
+soak: export PIRAEUS_SOAK_ROUNDS = $(SOAK_ROUNDS)
+soak: export PIRAEUS_SOAK_CLIENTS = $(SOAK_CLIENTS)
+soak: export PIRAEUS_SOAK_MODULES = $(SOAK_MODULES)
 soak: deps ## Long soak: concurrent clients, upstream outages, SIGKILL mid-fetch; nothing may be lost
-	PIRAEUS_SOAK_ROUNDS=$(SOAK_ROUNDS) PIRAEUS_SOAK_CLIENTS=$(SOAK_CLIENTS) PIRAEUS_SOAK_MODULES=$(SOAK_MODULES) \
-		$(CARGO) nextest run --test integration --no-capture soak::
+	@echo "+ PIRAEUS_SOAK_ROUNDS=$(SOAK_ROUNDS) PIRAEUS_SOAK_CLIENTS=$(SOAK_CLIENTS) PIRAEUS_SOAK_MODULES=$(SOAK_MODULES)"
+	@$(call RUN_TESTS,--test integration --no-capture soak::,--test integration soak:: -- --nocapture)
 
 clean: ## Remove build output; CLEAN_DATA=1 also deletes ./piraeus-data
 	$(CARGO) clean
