@@ -57,10 +57,35 @@ fn an_upstream_that_refuses_connections_is_a_502_not_a_404() {
         let body = response.text();
         assert_eq!(response.status, 502, "{path}: {body}");
         // The client learns what failed in general terms and a request id; the address is
-        // for the operator, in the log line with that id.
+        // for the operator, in the fetch's log line (below), which names the module and
+        // version but not the request id: one fetch may serve many requests.
         assert!(body.contains(says), "{path}: {body}");
-        assert!(body.contains("request id: "), "{path}: {body}");
         assert!(!body.contains("127.0.0.1"), "{path}: {body}");
+        // The id in the body is the one in the x-request-id header and in this request's log
+        // lines: the failure as the client was told it, and the request line with its path
+        // and status.
+        let id = body
+            .lines()
+            .find_map(|line| line.strip_prefix("request id: "))
+            .unwrap_or_else(|| panic!("{path}: no request id in {body:?}"));
+        assert!(!id.trim().is_empty(), "{path}: {body}");
+        assert_eq!(response.header("x-request-id"), Some(id), "{path}");
+        let log = server.log();
+        let tagged = format!("request_id=\"{id}\"");
+        let lines: Vec<&str> = log.lines().filter(|line| line.contains(&tagged)).collect();
+        assert!(
+            lines
+                .iter()
+                .any(|line| line.contains("request failed") && line.contains(says)),
+            "{path}: the failure is not logged under {id}:\n{log}"
+        );
+        assert!(
+            lines
+                .iter()
+                .any(|line| line.contains(&format!("path=\"{path}\""))
+                    && line.contains("status=502")),
+            "{path}: no request line under {id}:\n{log}"
+        );
     }
     let log = server.log();
     assert!(
