@@ -327,10 +327,12 @@ fn functions_are_configured_as_the_binaries_expect() {
             assert!(variables.contains(required), "{name} lacks {required}");
         }
         if binary != "piraeus-fetch" {
-            assert!(
-                variables.contains("PIRAEUS_FETCH_FUNCTION"),
-                "{name} ({binary}) must know the fetch function"
-            );
+            for function in ["PIRAEUS_FETCH_FUNCTION", "PIRAEUS_LOOKUP_FUNCTION"] {
+                assert!(
+                    variables.contains(function),
+                    "{name} ({binary}) must know {function}"
+                );
+            }
         }
     }
     let expected: BTreeSet<String> = ["piraeus-serve", "piraeus-fetch", "piraeus-prefetch"]
@@ -843,6 +845,30 @@ fn template_rules_refuse_unsafe_or_incomplete_parameters() {
         fetch["Properties"]["EventInvokeConfig"]["MaximumRetryAttempts"],
         1
     );
+    // Lookups have instances of their own, which queued downloads cannot take: serve and
+    // prefetch send them to the lookup function and may invoke it.
+    let lookup = &resources(&template)["LookupFunction"];
+    assert_eq!(
+        lookup["Metadata"]["BuildProperties"]["Binary"],
+        "piraeus-fetch"
+    );
+    assert_eq!(
+        lookup["Properties"]["ReservedConcurrentExecutions"],
+        json!({"Ref": "LookupConcurrency"})
+    );
+    for caller in ["ServeFunction", "PrefetchFunction"] {
+        let function = &resources(&template)[caller];
+        assert_eq!(
+            function["Properties"]["Environment"]["Variables"]["PIRAEUS_LOOKUP_FUNCTION"],
+            json!({"Ref": "LookupFunction"}),
+            "{caller}"
+        );
+        let policies = function["Properties"]["Policies"].to_string();
+        assert!(
+            policies.contains(r#"{"Fn::GetAtt":["LookupFunction","Arn"]}"#),
+            "{caller} may not invoke the lookup function: {policies}"
+        );
+    }
 }
 
 #[test]

@@ -410,6 +410,16 @@ pub const FETCH_FUNCTION: Setting<String> = Setting {
     parse: |text| Ok(text.trim().to_string()),
 };
 
+/// Lookups are synchronous and short; downloads queue as events and may hold every instance of
+/// the fetch function for minutes. A function of their own keeps one from starving the other.
+pub const LOOKUP_FUNCTION: Setting<String> = Setting {
+    flag: "lookup-function",
+    env: "PIRAEUS_LOOKUP_FUNCTION",
+    default: None,
+    help: "The function answering list, @latest and query lookups (serve and prefetch functions); unset: the fetch function",
+    parse: |text| Ok(text.trim().to_string()),
+};
+
 pub const SCRATCH_DIR: Setting<PathBuf> = Setting {
     flag: "scratch-dir",
     env: "PIRAEUS_SCRATCH_DIR",

@@ -25,6 +25,8 @@ pub struct FunctionConfig {
     index: TableLocation,
     /// Serve and prefetch only; the fetch function does not call itself.
     fetch_function: Option<String>,
+    /// Where list and query lookups go (serve and prefetch); the fetch function when unset.
+    lookup_function: Option<String>,
     download_mode: DownloadMode,
     wait_timeout: Duration,
     fetch_timeout: Duration,
@@ -58,6 +60,7 @@ impl FunctionConfig {
             store: settings::STORE.require(lookup)?,
             index: settings::INDEX.require(lookup)?,
             fetch_function: settings::FETCH_FUNCTION.read(lookup)?,
+            lookup_function: settings::LOOKUP_FUNCTION.read(lookup)?,
             download_mode: settings::DOWNLOAD_MODE.require(lookup)?,
             wait_timeout: settings::WAIT_TIMEOUT.require(lookup)?,
             fetch_timeout: settings::FETCH_TIMEOUT.require(lookup)?,
@@ -103,17 +106,19 @@ pub fn init_logging() {
     logging::init(logging::LogFormat::Json);
 }
 
-/// The proxy serve and prefetch run: S3 and DynamoDB, with fetches and upstream questions
-/// handed to the fetch function.
+/// The proxy serve and prefetch run: S3 and DynamoDB, with fetches handed to the fetch
+/// function and upstream questions to the lookup function (the fetch function too, unless set).
 pub async fn build_proxy(config: &FunctionConfig) -> Result<Proxy> {
     let function = config
         .fetch_function
         .clone()
         .ok_or_else(|| Error::invalid(format!("{} must be set", settings::FETCH_FUNCTION.env)))?;
+    let lookups = config.lookup_function.clone().unwrap_or(function.clone());
     let sdk = sdk::config().await;
     let fetch = Arc::new(LambdaFetchClient::new(
         aws_sdk_lambda::Client::new(&sdk),
         function,
+        lookups,
     ));
     let policy = match &config.policy {
         Some(location) => sdk::load_policy(&sdk, location).await?,
