@@ -563,6 +563,67 @@ fn approval_hook_allows_denies_and_fails_closed() {
     }
 }
 
+/// Without `GIT_ALLOW_PROTOCOL` in the server's environment the fetcher's git may use https
+/// only: a module whose https URL the HOME's insteadOf sends to file:// (as every test module
+/// is) is refused by git, nothing is stored, and the client learns why without a local path.
+/// With the variable set, it is passed through: the same module is fetched by a second server
+/// started as usual (`GIT_ALLOW_PROTOCOL=https:file`, tests/common/mod.rs), as in every test
+/// that fetches, e.g. go_client.rs and `approval_hook_allows_denies_and_fails_closed` here.
+#[test]
+fn git_may_use_only_https_unless_the_operator_allows_more() {
+    let sandbox = Sandbox::new();
+    let repo = sandbox.module("guarded.git");
+    repo.commit("v1");
+    repo.tag("v1.0.0");
+    // When its https probe fails, the go command gives git a git:// URL (its first scheme):
+    // that too leads to file://, so what git refuses is the file transport either way.
+    let mut gitconfig = std::fs::OpenOptions::new()
+        .append(true)
+        .open(sandbox.home().join(".gitconfig"))
+        .unwrap();
+    let insteadof = format!(
+        "[url \"file://{}/\"]\n\tinsteadOf = git://example.test/\n",
+        sandbox.repos().display()
+    );
+    gitconfig.write_all(insteadof.as_bytes()).unwrap();
+    let server = sandbox.start_server_without(&[], &[], &["GIT_ALLOW_PROTOCOL"]);
+    for path in [
+        "/example.test/guarded.git/@v/v1.0.0.info",
+        "/example.test/guarded.git/@v/v1.0.0.zip",
+        "/example.test/guarded.git/@v/list",
+    ] {
+        let response = server.get(path);
+        let body = response.text();
+        assert!(
+            (400..600).contains(&response.status),
+            "{path}: {} {body}",
+            response.status
+        );
+        assert!(
+            body.contains("transport 'file' not allowed"),
+            "{path}: {body}"
+        );
+        for local in [
+            sandbox.path().display().to_string(),
+            sandbox.repos().display().to_string(),
+            "/tmp/".to_string(),
+            "file://".to_string(),
+        ] {
+            assert!(!body.contains(&local), "{path} answered {body:?}");
+        }
+    }
+    assert!(
+        !sandbox.data_dir().join("example.test/guarded.git").exists(),
+        "nothing is stored"
+    );
+    server.stop();
+
+    let allowed_data = sandbox.path().join("allowed-data");
+    let allowed = sandbox.start_server_with(&["--data-dir", allowed_data.to_str().unwrap()], &[]);
+    let response = allowed.get("/example.test/guarded.git/@v/v1.0.0.info");
+    assert_eq!(response.status, 200, "{}", response.text());
+}
+
 #[test]
 fn error_bodies_reveal_no_paths_passwords_or_addresses() {
     let sandbox = Sandbox::new();

@@ -112,6 +112,17 @@ impl Sandbox {
     /// Starts `piraeus serve --upstream direct` on a free loopback port over the sandbox's data
     /// directory, and waits until it answers.
     pub fn start_server_with(&self, arguments: &[&str], environment: &[(&str, &str)]) -> Server {
+        self.start_server_without(arguments, environment, &[])
+    }
+
+    /// [`Self::start_server_with`], without the variables named in `unset` in the server's
+    /// environment (`GIT_ALLOW_PROTOCOL`, to see the fetcher's own default).
+    pub fn start_server_without(
+        &self,
+        arguments: &[&str],
+        environment: &[(&str, &str)],
+        unset: &[&str],
+    ) -> Server {
         let port = free_port();
         let address = format!("127.0.0.1:{port}");
         let log_path = self.path().join(format!("server-{port}.log"));
@@ -139,6 +150,9 @@ impl Sandbox {
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log);
+        for name in unset {
+            command.env_remove(name);
+        }
         let child = command.spawn().expect("piraeus starts");
         let server = Server {
             child,
