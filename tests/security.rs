@@ -16,14 +16,19 @@ use crate::common::{Sandbox, Server, http_get, invocations, new_token};
 
 /// A self-signed certificate for 127.0.0.1, made now: (certificate, key) PEM files.
 fn tls_files(sandbox: &Sandbox) -> (PathBuf, PathBuf) {
+    let cert = sandbox.path().join("cert.pem");
+    let key = sandbox.path().join("key.pem");
+    write_self_signed(&cert, &key);
+    (cert, key)
+}
+
+/// A new self-signed certificate (and key) for 127.0.0.1, written to `cert` and `key`.
+fn write_self_signed(cert: &Path, key: &Path) {
     let certified =
         rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string(), "localhost".to_string()])
             .unwrap();
-    let cert = sandbox.path().join("cert.pem");
-    let key = sandbox.path().join("key.pem");
-    std::fs::write(&cert, certified.cert.pem()).unwrap();
-    std::fs::write(&key, certified.signing_key.serialize_pem()).unwrap();
-    (cert, key)
+    std::fs::write(cert, certified.cert.pem()).unwrap();
+    std::fs::write(key, certified.signing_key.serialize_pem()).unwrap();
 }
 
 fn token_command(arguments: &[&str], tokens: &Path) -> std::process::Output {
@@ -224,6 +229,69 @@ fn go_command_authenticates_over_https_with_netrc_or_url_credentials() {
             .success()
     );
     assert!(!server.log().contains(&secret), "secrets are never logged");
+}
+
+/// Whether curl, trusting only `ca`, completes an https request to `/healthz`.
+fn curl_trusts(server: &Server, ca: &Path) -> bool {
+    Command::new("curl")
+        .args(["--silent", "--fail", "--max-time", "5", "--cacert"])
+        .arg(ca)
+        .arg(format!("{}/healthz", server.url()))
+        .output()
+        .unwrap()
+        .status
+        .success()
+}
+
+/// A renewed certificate (both files replaced, as certbot or cert-manager do) is served
+/// without a restart, within the reload interval (5 s).
+#[test]
+fn a_replaced_tls_certificate_is_served_without_a_restart() {
+    let sandbox = Sandbox::new();
+    let (cert, key) = tls_files(&sandbox);
+    let server = sandbox.start_server_with(
+        &[
+            "--tls-cert",
+            cert.to_str().unwrap(),
+            "--tls-key",
+            key.to_str().unwrap(),
+        ],
+        &[],
+    );
+    let renewed = sandbox.path().join("renewed");
+    std::fs::create_dir(&renewed).unwrap();
+    let (new_cert, new_key) = (renewed.join("cert.pem"), renewed.join("key.pem"));
+    write_self_signed(&new_cert, &new_key);
+    let old_cert = sandbox.path().join("old-cert.pem");
+    std::fs::copy(&cert, &old_cert).unwrap();
+    assert!(curl_trusts(&server, &old_cert));
+    assert!(
+        !curl_trusts(&server, &new_cert),
+        "not the new certificate yet"
+    );
+
+    // Moved into place, key first: for a moment the key does not match the certificate,
+    // which the server must survive by keeping the old pair.
+    let staged = |from: &Path, to: &Path| {
+        let staging = to.with_extension("staged");
+        std::fs::copy(from, &staging).unwrap();
+        std::fs::rename(&staging, to).unwrap();
+    };
+    staged(&new_key, &key);
+    staged(&new_cert, &cert);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !curl_trusts(&server, &new_cert) {
+        assert!(
+            Instant::now() < deadline,
+            "the new certificate is not served after 15 s; log:\n{}",
+            server.log()
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    assert!(
+        !curl_trusts(&server, &old_cert),
+        "the old certificate is gone"
+    );
 }
 
 #[test]
