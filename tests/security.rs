@@ -463,6 +463,11 @@ action = "fetch"
         assert!(Instant::now() < deadline, "the async fetch never completed");
         std::thread::sleep(Duration::from_millis(100));
     }
+    assert_eq!(
+        runs("later.git"),
+        1,
+        "one go command for the async fetch, however often the client asked meanwhile"
+    );
 
     // The catch-all rule fetches as usual.
     crate::common::assert_same_as_direct(
@@ -583,12 +588,20 @@ fn approval_hook_allows_denies_and_fails_closed() {
     let (server, counter) = start_with_policy(&sandbox, &policy);
     let runs = |module: &str| invocations(&counter, module);
 
-    // Approved: stored, and asked once only.
+    // Approved: fetched by the go command and stored, and asked once only; the second
+    // download is served from storage.
     crate::common::assert_same_as_direct(
         &sandbox,
         &server,
         "approved",
         &["example.test/approved.git@v1.0.0"],
+    );
+    assert_eq!(runs("approved.git"), 1, "the approved version is fetched");
+    assert!(
+        sandbox
+            .data_dir()
+            .join("example.test/approved.git/@v/v1.0.0.zip")
+            .is_file()
     );
     crate::common::assert_same_as_direct(
         &sandbox,
@@ -597,6 +610,11 @@ fn approval_hook_allows_denies_and_fails_closed() {
         &["example.test/approved.git@v1.0.0"],
     );
     assert_eq!(hook.calls("approved.git"), 1);
+    assert_eq!(
+        runs("approved.git"),
+        1,
+        "served from storage the second time"
+    );
 
     // Refused: 403, no go command, nothing stored; the decision is remembered.
     for _ in 0..2 {
