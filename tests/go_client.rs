@@ -25,6 +25,15 @@ fn edge_answers_stored_artifacts_from_the_bucket(server: &Server, module: &str, 
     assert_eq!(source(artifact("zip")), "cache", "immutable, so kept");
     assert_eq!(source(format!("/{module}/@v/list")), "serve");
     assert_eq!(source(format!("/{module}/@latest")), "serve");
+    // A 200 on a route the edge caches, but marked no-store: asked of the serve function
+    // again, never answered from the cache.
+    let version = server.get("/version");
+    assert_eq!(version.header("cache-control"), Some("no-store"));
+    assert_eq!(
+        source("/version".to_string()),
+        "serve",
+        "no-store is not kept"
+    );
 }
 
 fn tags_prereleases_branches_and_commit_prefixes(deployment: Deployment) {
@@ -504,6 +513,12 @@ fn module_that_does_not_exist(deployment: Deployment) {
             "the fetch function's paths are scrubbed: {}",
             response.text()
         );
+        // Not kept by the edge: asked again, the answer comes from the serve function again.
+        if deployment == Deployment::Serverless {
+            let again = server.get(path);
+            assert_eq!(again.status, 404, "{path}");
+            assert_eq!(again.header("x-piraeus-edge"), Some("serve"), "{path}");
+        }
     }
     // A client with a fallback goes on to the next GOPROXY entry on 404.
     let fallback = sandbox.client("missing-fallback", &format!("{},off", server.url()));
