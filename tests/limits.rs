@@ -39,14 +39,14 @@ fn connections_that_never_finish_their_headers_are_closed_and_do_not_starve_othe
         })
         .collect();
 
-    // Live clients are still answered at once (about a millisecond; the bound leaves room
-    // for a machine busy with other tests).
+    // Live clients are still answered within a second, as the acceptance asks (measured:
+    // 0.4 to 9 ms on a busy 2-core machine).
     for _ in 0..5 {
         let asked = Instant::now();
         let response = http_get(&server.address, "/healthz").unwrap();
         assert_eq!(response.status, 200);
         assert!(
-            asked.elapsed() < Duration::from_secs(3),
+            asked.elapsed() < Duration::from_secs(1),
             "/healthz took {:?} beside 1,500 slow connections",
             asked.elapsed()
         );
@@ -123,4 +123,69 @@ fn idle_keep_alive_connections_are_closed_and_shutdown_does_not_wait_for_them() 
         "shutdown took {:?}",
         stopping.elapsed()
     );
+}
+
+#[test]
+fn connections_beyond_the_cap_are_closed_unanswered_until_a_slot_frees() {
+    let cap = 8;
+    let sandbox = Sandbox::new();
+    let server = sandbox.start_server_with(&["--max-connections", &cap.to_string()], &[]);
+    // The start-up health check's connection may still hold its slot for a moment.
+    std::thread::sleep(Duration::from_millis(200));
+    // `cap` connections that hold their slots: headers begun, never finished (the header
+    // timeout, 10 s by default, outlasts the test's use of them).
+    let held: Vec<TcpStream> = (0..cap)
+        .map(|_| {
+            let mut stream = TcpStream::connect(&server.address).unwrap();
+            stream
+                .write_all(b"GET /healthz HTTP/1.1\r\nHost: held\r\n")
+                .unwrap();
+            stream
+        })
+        .collect();
+
+    // One more: the kernel accepts it, the server closes it without an answer.
+    let mut refused = TcpStream::connect(&server.address).unwrap();
+    refused
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let _ =
+        refused.write_all(b"GET /healthz HTTP/1.1\r\nHost: refused\r\nConnection: close\r\n\r\n");
+    let mut answer = Vec::new();
+    match refused.read_to_end(&mut answer) {
+        Ok(_) => assert!(
+            answer.is_empty(),
+            "answered beyond the cap: {}",
+            String::from_utf8_lossy(&answer)
+        ),
+        Err(error) => assert_eq!(
+            error.kind(),
+            std::io::ErrorKind::ConnectionReset,
+            "closed, not left open"
+        ),
+    }
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !server.log().contains("connection limit reached") {
+        assert!(
+            Instant::now() < deadline,
+            "the refusal is not logged:\n{}",
+            server.log()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+
+    // Once the held connections go, new ones are served again.
+    drop(held);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        match http_get(&server.address, "/healthz") {
+            Ok(response) if response.status == 200 => break,
+            other => assert!(
+                Instant::now() < deadline,
+                "not served after the slots freed: {:?}",
+                other.map(|response| response.status)
+            ),
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
