@@ -6,9 +6,11 @@ use std::sync::Arc;
 
 use crate::common::{Moto, Sandbox, assert_same_as_direct, invocations};
 use piraeus_aws::dynamodb::DynamoIndex;
+use piraeus_aws::dynamodb::schema::{EXPIRES_AT, SORT_KEY};
 use piraeus_aws::s3::S3Store;
 use piraeus_aws::sdk;
-use piraeus_core::index::{self, Index, VersionStatus};
+use piraeus_core::ErrorKind;
+use piraeus_core::index::{self, FetchFailure, Index, VersionStatus};
 use piraeus_core::store::{self, BlobStore};
 
 async fn sdk_config(moto: &Moto) -> aws_config::SdkConfig {
@@ -108,6 +110,108 @@ async fn dynamodb_index_conforms() {
     .await;
     // Run again on the same table: the suite must not depend on an empty index.
     index::conformance::run(Arc::new(DynamoIndex::new(client, "conformance-index"))).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn dynamodb_failure_records_expire_and_nothing_else_does() {
+    let moto = Moto::start();
+    let config = sdk_config(&moto).await;
+    let client = sdk::dynamodb_client(&config);
+    piraeus_aws::provision::table(&client, "expiry-index")
+        .await
+        .unwrap();
+    let ttl = client
+        .describe_time_to_live()
+        .table_name("expiry-index")
+        .send()
+        .await
+        .unwrap();
+    let ttl = ttl.time_to_live_description().unwrap();
+    assert_eq!(ttl.attribute_name(), Some(EXPIRES_AT));
+    assert_eq!(
+        ttl.time_to_live_status().map(|status| status.as_str()),
+        Some("ENABLED")
+    );
+
+    let index = DynamoIndex::new(client.clone(), "expiry-index");
+    let module = "example.test/expiry.git";
+    let now = piraeus_core::clock::now_millis();
+    let failure = FetchFailure {
+        kind: ErrorKind::NotFound,
+        message: "unknown revision".into(),
+    };
+    // v0.0.1 fails; v1.0.0 fails, then is claimed again and stored.
+    for version in ["v0.0.1", "v1.0.0"] {
+        assert!(
+            index
+                .claim_fetch(module, version, "first", now + 60_000, now)
+                .await
+                .unwrap()
+        );
+        index
+            .mark_failed(module, version, "first", &failure, now)
+            .await
+            .unwrap();
+    }
+    assert!(
+        index
+            .claim_fetch(module, "v1.0.0", "second", now + 60_000, now)
+            .await
+            .unwrap()
+    );
+    // The item's `expires_at` (epoch seconds), read from the table itself.
+    let expires_at = |version: &'static str| {
+        let client = client.clone();
+        async move {
+            let items = client
+                .scan()
+                .table_name("expiry-index")
+                .consistent_read(true)
+                .send()
+                .await
+                .unwrap();
+            let item = items
+                .items()
+                .iter()
+                .find(|item| {
+                    item.get(SORT_KEY).and_then(|key| key.as_s().ok()) == Some(&version.into())
+                })
+                .unwrap_or_else(|| panic!("no item for {version}: {items:?}"))
+                .clone();
+            item.get(EXPIRES_AT)
+                .map(|value| value.as_n().unwrap().parse::<i64>().unwrap())
+        }
+    };
+    // FAILURE_RETENTION after the failure: DynamoDB's TTL deletes the item then.
+    assert_eq!(
+        expires_at("v0.0.1").await,
+        Some(now / 1000 + index::FAILURE_RETENTION.as_secs() as i64)
+    );
+    assert_eq!(
+        expires_at("v1.0.0").await,
+        None,
+        "a fetching version never expires"
+    );
+    index
+        .mark_ready(&piraeus_core::index::StoredVersion {
+            module: module.into(),
+            version: "v1.0.0".into(),
+            time: "2024-01-02T03:04:05Z".into(),
+            zip_hash: "h1:zip=".into(),
+            mod_hash: "h1:mod=".into(),
+            zip_size: 1,
+            mod_size: 1,
+            info_size: 1,
+            origin: "direct".into(),
+            fetched_at: now,
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        expires_at("v1.0.0").await,
+        None,
+        "a ready version never expires"
+    );
 }
 
 fn provision(sandbox: &Sandbox, moto: &Moto) {

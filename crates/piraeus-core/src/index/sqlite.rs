@@ -401,3 +401,96 @@ impl Index for SqliteIndex {
         .await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MODULE: &str = "example.com/expiry";
+
+    /// Records a failed fetch of `version` at `failed_at` (Unix ms).
+    async fn fail(index: &SqliteIndex, version: &str, failed_at: i64) {
+        assert!(
+            index
+                .claim_fetch(MODULE, version, "holder", failed_at + 1_000, failed_at)
+                .await
+                .unwrap()
+        );
+        let failure = FetchFailure {
+            kind: ErrorKind::NotFound,
+            message: "unknown revision".into(),
+        };
+        index
+            .mark_failed(MODULE, version, "holder", &failure, failed_at)
+            .await
+            .unwrap();
+    }
+
+    async fn store_ready(index: &SqliteIndex, version: &str, fetched_at: i64) {
+        let record = StoredVersion {
+            module: MODULE.into(),
+            version: version.into(),
+            time: "2024-01-02T03:04:05Z".into(),
+            zip_hash: "h1:zip=".into(),
+            mod_hash: "h1:mod=".into(),
+            zip_size: 1,
+            mod_size: 1,
+            info_size: 1,
+            origin: "direct".into(),
+            fetched_at,
+        };
+        assert!(index.mark_ready(&record).await.unwrap());
+    }
+
+    async fn status(index: &SqliteIndex, version: &str) -> &'static str {
+        match index.version(MODULE, version).await.unwrap() {
+            VersionStatus::Absent => "absent",
+            VersionStatus::Fetching { .. } => "fetching",
+            VersionStatus::Failed { .. } => "failed",
+            VersionStatus::Ready(_) => "ready",
+        }
+    }
+
+    #[tokio::test]
+    async fn failures_past_their_retention_are_purged_every_so_many_failures() {
+        let index = SqliteIndex::in_memory().unwrap();
+        let now = now_millis();
+        let expired = now - millis(FAILURE_RETENTION) - 60_000;
+        // This handle's first failure: the purge runs before it is recorded.
+        fail(&index, "v0.0.1", expired).await;
+        store_ready(&index, "v1.0.0", expired).await;
+        for n in 1..PURGE_EVERY {
+            fail(&index, &format!("v0.1.{n}"), now).await;
+        }
+        assert_eq!(status(&index, "v0.0.1").await, "failed", "until the purge");
+
+        fail(&index, "v0.2.0", now).await; // the next purge
+        assert_eq!(status(&index, "v0.0.1").await, "absent", "purged");
+        assert_eq!(status(&index, "v0.1.1").await, "failed", "within retention");
+        assert_eq!(status(&index, "v0.2.0").await, "failed");
+        assert_eq!(status(&index, "v1.0.0").await, "ready", "never purged");
+    }
+
+    #[tokio::test]
+    async fn failures_past_their_retention_are_purged_at_start_up() {
+        let directory = tempfile::tempdir().unwrap();
+        let path = directory.path().join("index.sqlite3");
+        let now = now_millis();
+        let expired = now - millis(FAILURE_RETENTION) - 60_000;
+        {
+            let index = SqliteIndex::open(&path).unwrap();
+            fail(&index, "v0.0.1", expired).await;
+            fail(&index, "v0.0.2", now).await;
+            store_ready(&index, "v1.0.0", expired).await;
+            assert_eq!(status(&index, "v0.0.1").await, "failed");
+        }
+        let reopened = SqliteIndex::open(&path).unwrap();
+        assert_eq!(status(&reopened, "v0.0.1").await, "absent", "purged");
+        assert_eq!(
+            status(&reopened, "v0.0.2").await,
+            "failed",
+            "within retention"
+        );
+        assert_eq!(status(&reopened, "v1.0.0").await, "ready", "never purged");
+    }
+}
