@@ -36,6 +36,8 @@ struct Figures {
     client_failures: usize,
     outages: usize,
     kills: usize,
+    /// Kills sent while one of the server's `go mod download` runs was seen running.
+    kills_mid_fetch: usize,
 }
 
 #[test]
@@ -108,10 +110,23 @@ fn clients_outages_and_crashes_lose_no_version() {
             })
             .collect();
         if fault == 1 {
-            std::thread::sleep(Duration::from_millis(400));
+            // SIGKILL once the server is running a download for the round's new versions.
+            let deadline = Instant::now() + Duration::from_secs(30);
+            let fetching = loop {
+                if let Some(download) = running_download(server.pid()) {
+                    break Some(download);
+                }
+                if Instant::now() > deadline {
+                    break None;
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            };
             logs.push(server.log_path.clone());
-            server.stop(); // SIGKILL, with fetches in flight
+            server.stop();
             figures.kills += 1;
+            if fetching.is_some() {
+                figures.kills_mid_fetch += 1;
+            }
             server = sandbox.start_server_with(&SERVER_FLAGS, &[]);
         }
         for worker in workers {
@@ -179,18 +194,25 @@ fn clients_outages_and_crashes_lose_no_version() {
 
     eprintln!(
         "soak: {rounds} rounds, {clients} clients, {} versions; {} client runs ({} with failures); \
-         faults: {} outages, {} SIGKILLs; {} requests; 5xx by status: {:?}; versions lost: {lost}; \
-         {:.0} s",
+         faults: {} outages, {} SIGKILLs ({} mid-fetch); {} requests; 5xx by status: {:?}; \
+         versions lost: {lost}; {:.0} s",
         targets.len(),
         figures.client_runs,
         figures.client_failures,
         figures.outages,
         figures.kills,
+        figures.kills_mid_fetch,
         requests.total,
         requests.server_errors,
         started.elapsed().as_secs_f64()
     );
     assert_eq!(lost, 0, "versions not served after the faults cleared");
+    assert_eq!(
+        figures.kills_mid_fetch, figures.kills,
+        "a SIGKILL landed with no fetch running"
+    );
+    // The request log was read: no 5xx counted because no request was.
+    assert!(requests.total > 0, "no request lines in {logs:?}");
     assert!(
         verify.status.success(),
         "piraeus verify: {}",
@@ -203,6 +225,27 @@ fn clients_outages_and_crashes_lose_no_version() {
             requests.server_errors
         );
     }
+}
+
+/// The process id of a `go mod download` that server `server_pid` started and that is still
+/// running (not a zombie), if there is one now.
+fn running_download(server_pid: u32) -> Option<u32> {
+    std::fs::read_dir("/proc")
+        .ok()?
+        .flatten()
+        .find_map(|entry| {
+            let pid: u32 = entry.file_name().to_str()?.parse().ok()?;
+            let stat = std::fs::read_to_string(entry.path().join("stat")).ok()?;
+            // After the parenthesised command name: the state, then the parent's id.
+            let mut fields = stat.rsplit_once(')')?.1.split_whitespace();
+            let (state, parent) = (fields.next()?, fields.next()?.parse::<u32>().ok()?);
+            let arguments = std::fs::read(entry.path().join("cmdline")).ok()?;
+            let arguments: Vec<&[u8]> = arguments.split(|byte| *byte == 0).collect();
+            let downloading = arguments
+                .windows(2)
+                .any(|pair| pair == [b"mod".as_slice(), b"download".as_slice()]);
+            (parent == server_pid && state != "Z" && downloading).then_some(pid)
+        })
 }
 
 struct Requests {
