@@ -6,6 +6,8 @@ use std::io::Write;
 use std::os::fd::AsFd;
 use std::sync::LazyLock;
 
+use super::format::Lines;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogFormat {
     /// Human-readable lines.
@@ -74,16 +76,11 @@ pub fn init(format: LogFormat) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     // Colour only for a terminal: log files, pipes and Lambda get plain text.
     let colours = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let builder = tracing_subscriber::fmt()
+    tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(stderr_writer)
-        .with_ansi(colours);
-    match format {
-        LogFormat::Human => builder.init(),
-        LogFormat::Json => builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(false)
-            .init(),
-    }
+        .with_ansi(colours && format == LogFormat::Human)
+        .event_format(Lines(format))
+        .fmt_fields(Lines(format))
+        .init();
 }

@@ -2,6 +2,7 @@
 //! each once) as CloudWatch embedded-metric lines on stdout (on in the Lambda functions) and,
 //! with the `prometheus` feature, for `GET /metrics` (`piraeus serve --metrics`).
 
+mod format;
 pub mod logging;
 pub mod metrics;
 #[cfg(feature = "prometheus")]
