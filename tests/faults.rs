@@ -57,8 +57,8 @@ fn an_upstream_that_refuses_connections_is_a_502_not_a_404() {
         let body = response.text();
         assert_eq!(response.status, 502, "{path}: {body}");
         // The client learns what failed in general terms and a request id; the address is
-        // for the operator, in the fetch's log line (below), which names the module and
-        // version but not the request id: one fetch may serve many requests.
+        // for the operator, in a log line under that id (the fetch's, for a download: it
+        // carries the id of the request that started it).
         assert!(body.contains(says), "{path}: {body}");
         assert!(!body.contains("127.0.0.1"), "{path}: {body}");
         // The id in the body is the one in the x-request-id header and in this request's log
@@ -72,7 +72,22 @@ fn an_upstream_that_refuses_connections_is_a_502_not_a_404() {
         assert_eq!(response.header("x-request-id"), Some(id), "{path}");
         let log = server.log();
         let tagged = format!("request_id=\"{id}\"");
-        let lines: Vec<&str> = log.lines().filter(|line| line.contains(&tagged)).collect();
+        // A logged error may span lines (git's message has its own): an entry is a line that
+        // starts with a timestamp and the lines that follow it.
+        let mut entries: Vec<String> = Vec::new();
+        for line in log.lines() {
+            match entries.last_mut() {
+                Some(entry) if !line.starts_with(|c: char| c.is_ascii_digit()) => {
+                    entry.push('\n');
+                    entry.push_str(line);
+                }
+                _ => entries.push(line.to_string()),
+            }
+        }
+        let lines: Vec<&String> = entries
+            .iter()
+            .filter(|line| line.contains(&tagged))
+            .collect();
         assert!(
             lines
                 .iter()
@@ -85,6 +100,15 @@ fn an_upstream_that_refuses_connections_is_a_502_not_a_404() {
                 .any(|line| line.contains(&format!("path=\"{path}\""))
                     && line.contains("status=502")),
             "{path}: no request line under {id}:\n{log}"
+        );
+        let detail = if path.contains("refused") {
+            "Failed to connect to 127.0.0.1 port 1"
+        } else {
+            "Could not resolve host: piraeus-test.invalid"
+        };
+        assert!(
+            lines.iter().any(|line| line.contains(detail)),
+            "{path}: the details are not logged under {id}:\n{log}"
         );
     }
     let log = server.log();

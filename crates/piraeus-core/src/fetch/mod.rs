@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
+use tracing::Instrument;
 
 use crate::error::{Error, Result};
 
@@ -109,11 +110,15 @@ impl FetchTrigger for InProcessTrigger {
         let (module, version, holder) =
             (module.to_string(), version.to_string(), holder.to_string());
         // A task of its own, so a client that hangs up does not abandon a fetch others wait on.
-        tokio::spawn(async move {
-            let _counted = counted;
-            // The outcome is recorded in the index, where waiters read it; errors were logged.
-            let _ = ingester.ingest(&module, &version, &holder).await;
-        });
+        tokio::spawn(
+            async move {
+                let _counted = counted;
+                // The outcome is recorded in the index, where waiters read it; errors were logged.
+                let _ = ingester.ingest(&module, &version, &holder).await;
+            }
+            // In the caller's span: its log lines name the request that started it.
+            .in_current_span(),
+        );
         Ok(())
     }
 }

@@ -20,7 +20,7 @@ tokio::task_local! {
 }
 
 /// The id of the request being answered on this task, if any.
-pub(super) fn request_id() -> Option<String> {
+pub(crate) fn request_id() -> Option<String> {
     REQUEST_ID.try_with(Clone::clone).ok()
 }
 

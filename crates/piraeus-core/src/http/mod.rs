@@ -31,6 +31,8 @@ use crate::proxy::{CacheOutcome, Proxy};
 
 /// RFC 3339 to Unix milliseconds, as `GET /index?since=` reads it (`piraeus verify --since`).
 pub(crate) use index_feed::parse_since;
+/// The request being answered on this task, for work it starts that logs on its own.
+pub(crate) use log::request_id;
 
 /// Errors may clear up at any moment (a tag pushed, upstream back): never cache them.
 const NO_STORE: &str = "no-store";

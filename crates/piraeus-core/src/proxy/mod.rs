@@ -11,6 +11,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use tracing::Instrument;
+
 use crate::clock::{millis, now_millis};
 use crate::error::{Error, ErrorKind, Result};
 use crate::fetch::{FetchTrigger, ResolvedVersion, Resolver};
@@ -511,27 +513,33 @@ impl Proxy {
         // lease claimed with nothing started: everyone would wait for it to expire.
         let (index, trigger, hook) = (self.index.clone(), self.trigger.clone(), self.policy.hook());
         let (module_owned, version_owned) = (module.to_string(), version.to_string());
-        let started = tokio::spawn(async move {
-            let (module, version) = (module_owned.as_str(), version_owned.as_str());
-            let approved_and_triggered = async {
-                if let Some(hook) = hook {
-                    hook.approve(module, version).await?;
+        // The fetch's log lines (its failure, with the details a client is not shown) carry the
+        // id of the request that started it, which that request's client was given.
+        let span = tracing::info_span!("fetch", request_id = crate::http::request_id());
+        let started = tokio::spawn(
+            async move {
+                let (module, version) = (module_owned.as_str(), version_owned.as_str());
+                let approved_and_triggered = async {
+                    if let Some(hook) = hook {
+                        hook.approve(module, version).await?;
+                    }
+                    trigger.trigger(module, version, &holder).await
+                };
+                if let Err(error) = approved_and_triggered.await {
+                    // Record the failure (or the hook's refusal) under our lease, or every request
+                    // for this version would wait until the lease expired for a fetch that never
+                    // started; requests within the failure TTL get the same answer without asking
+                    // again.
+                    let failure = FetchFailure::from_error(&error);
+                    index
+                        .mark_failed(module, version, &holder, &failure, now_millis())
+                        .await?;
+                    return Err(error);
                 }
-                trigger.trigger(module, version, &holder).await
-            };
-            if let Err(error) = approved_and_triggered.await {
-                // Record the failure (or the hook's refusal) under our lease, or every request
-                // for this version would wait until the lease expired for a fetch that never
-                // started; requests within the failure TTL get the same answer without asking
-                // again.
-                let failure = FetchFailure::from_error(&error);
-                index
-                    .mark_failed(module, version, &holder, &failure, now_millis())
-                    .await?;
-                return Err(error);
+                Ok(())
             }
-            Ok(())
-        });
+            .instrument(span),
+        );
         started
             .await
             .map_err(|e| Error::storage("starting the fetch", e))??;
