@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 
 use base64::Engine;
@@ -142,7 +142,7 @@ struct State {
     /// name → SHA-256 of the secret.
     hashes: HashMap<String, [u8; 32]>,
     /// `Authorization` value → token name.
-    verified: HashMap<String, String>,
+    verified: HashMap<String, Arc<str>>,
     /// Bumped by every reload, so a check that read the old tokens cannot put a revoked
     /// token back into `verified` after the reload emptied it.
     generation: u64,
@@ -180,8 +180,18 @@ impl Authenticator {
 
     /// The name of the token an `Authorization` header value carries, when the file has that
     /// token with that secret.
-    pub fn allows(&self, authorization: Option<&str>) -> Option<String> {
+    pub fn allows(&self, authorization: Option<&str>) -> Option<Arc<str>> {
         let authorization = authorization?;
+        {
+            // A hit's whole cost when the credentials were seen before: one read lock, one
+            // lookup, no allocation.
+            let state = self.state.read().unwrap_or_else(|p| p.into_inner());
+            if state.checked_at.elapsed() < RELOAD_INTERVAL
+                && let Some(name) = state.verified.get(authorization)
+            {
+                return Some(name.clone());
+            }
+        }
         self.reload_if_due();
         let (name, generation) = {
             let state = self.state.read().unwrap_or_else(|p| p.into_inner());
@@ -190,6 +200,7 @@ impl Authenticator {
             }
             (verify(&state.hashes, authorization)?, state.generation)
         };
+        let name: Arc<str> = name.into();
         let mut state = self.state.write().unwrap_or_else(|p| p.into_inner());
         if state.generation != generation {
             // The tokens changed since this check: its answer stands for this request only.

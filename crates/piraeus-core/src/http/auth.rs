@@ -12,7 +12,7 @@ use crate::auth::{Authenticator, CHALLENGE};
 
 /// The token a request was allowed with.
 #[derive(Clone)]
-pub(super) struct Client(pub String);
+pub(super) struct Client(pub Arc<str>);
 
 /// The same answer whatever was wrong and whether or not the module exists, so it tells an
 /// outsider nothing.

@@ -60,7 +60,7 @@ pub(super) async fn log_request(request: Request, next: Next) -> Response {
     let client = response
         .extensions()
         .get::<Client>()
-        .map_or("-", |client| client.0.as_str());
+        .map_or("-", |client| &*client.0);
     if let Some(facts) = facts {
         let outcome = match facts.outcome {
             _ if response.status().as_u16() >= 400 => "error",
