@@ -7,6 +7,8 @@
 #                             files (the data directory is a GOPROXY tree). Goal: >= 1.0x nginx.
 #   stored .zip hits          the same at 8 connections, for the 7 MB module's zip.
 #                             Goal: >= 0.9x nginx.
+#   hits with a client token  the .info load again with --auth-file and Basic credentials,
+#                             against the same load without. Goal: >= 0.95x (issue 8).
 #   unloaded hit latency      sequential curl requests, a new connection each (no goal).
 #   cold go mod download      of a 7 MB and a 20 MB module through Piraeus, started on an empty
 #                             data directory each run, against GOPROXY=direct. Goal: <= 1.1x.
@@ -231,16 +233,17 @@ wait_up() {
     return 1
 }
 
-# start_server DATA_DIR LOG: piraeus over DATA_DIR on a free loopback port, logging (JSON, one
-# line per request among others) to LOG; sets SERVER_PID and URL.
+# start_server DATA_DIR LOG [FLAG...]: piraeus over DATA_DIR on a free loopback port, logging
+# (JSON, one line per request among others) to LOG; sets SERVER_PID and URL.
 start_server() {
     local data_dir=$1 log=$2 port
+    shift 2
     for _ in 1 2 3 4 5; do
         port=$(random_port)
         port_is_free "$port" || continue
         env -i PATH="$PATH" HOME="$HOME" GOSUMDB=off GIT_CONFIG_NOSYSTEM=1 GIT_ALLOW_PROTOCOL=https:file \
             PIRAEUS_LOG=info PIRAEUS_LOG_FORMAT=json \
-            "$BIN" serve --listen "127.0.0.1:$port" --data-dir "$data_dir" --upstream direct \
+            "$BIN" serve --listen "127.0.0.1:$port" --data-dir "$data_dir" --upstream direct "$@" \
             >>"$log" 2>&1 &
         SERVER_PID=$!
         URL=http://127.0.0.1:$port
@@ -329,9 +332,10 @@ find_nginx_workers() {
 # "req/s p50_ms p99_ms requests errors", errors counting non-2xx answers and socket errors.
 wrk_run() {
     local name=$1 url=$2 conns=$3 out=$TMP/wrk/$1.txt
-    timeout 60 wrk -t"$WRK_THREADS" -c"$conns" -d1s --timeout 10s "$url" >/dev/null 2>&1 || true
+    shift 3
+    timeout 60 wrk -t"$WRK_THREADS" -c"$conns" -d1s --timeout 10s "$@" "$url" >/dev/null 2>&1 || true
     if ! timeout $((DURATION + 60)) wrk -t"$WRK_THREADS" -c"$conns" -d"${DURATION}s" --timeout 10s \
-        --latency "$url" >"$out" 2>&1; then
+        --latency "$@" "$url" >"$out" 2>&1; then
         echo "bench: wrk against $url failed:" >&2
         cat "$out" >&2
         exit 1
@@ -511,6 +515,25 @@ piraeus_lines=$(grep -c '"piraeus::request"' "$HIT_LOG" || true)
 nginx_lines=$(wc -l <"$TMP/nginx/access.log")
 detail "request log lines: piraeus $piraeus_lines, nginx $nginx_lines"
 
+# --- 6b. a client token on every hit ------------------------------------------------------
+# Checking a token must not slow a hit measurably (issue 8): the same .info load against the
+# same data directory, now with --auth-file and Basic credentials, against step 5's run.
+echo "bench: wrk ${DURATION}s, $META_CONNS connections, .info from piraeus with a client token" >&2
+stop_server
+TOKENS=$TMP/tokens
+SECRET=$("$BIN" token new bench --auth-file "$TOKENS" | tail -n 1)
+start_server "$HIT_DATA" "$TMP/logs/piraeus-token.log" --auth-file "$TOKENS"
+CREDENTIALS=$(printf 'bench:%s' "$SECRET" | base64 -w0)
+TOKEN_RPS=()
+for r in $(seq 1 "$LOAD_RUNS"); do
+    read -r -a out <<<"$(wrk_run "info-token-$r" "$URL/$SMALL/@v/$VERSION.info" "$META_CONNS" \
+        -H "Authorization: Basic $CREDENTIALS")"
+    TOKEN_RPS+=("${out[0]}")
+    [[ ${out[4]} == 0 ]] || note "piraeus with a token: ${out[4]} non-2xx answers or socket errors"
+done
+TOKEN_RPS=$(median "${TOKEN_RPS[@]}")
+stop_server
+
 # --- 7. (reserved) the serve function --------------------------------------------------------
 # A later section goes here: the Lambda serve function (piraeus-serve), e.g. its stripped
 # binary size, adding its own rows to ROWS before the report.
@@ -556,6 +579,9 @@ for module in "$SMALL" "$LARGE"; do
         "$(fmt "${WARM_NGINX[$module]}" '%.2f') nginx" \
         "$(ratio "${WARM_PIRAEUS[$module]}" "${WARM_NGINX[$module]}")x" "-" "-"
 done
+r=$(ratio "$TOKEN_RPS" "${LOAD[piraeus,info,rps]}")
+row ".info hits with a client token: req/s" "$(fmt "$TOKEN_RPS" '%.0f')" \
+    "$(fmt "${LOAD[piraeus,info,rps]}" '%.0f') no token" "${r}x" ">= 0.95x" "$(verdict "$r" ">=" 0.95)"
 row "server peak RSS after the load: MiB" "$(mib_of_kib "$PIRAEUS_HWM")" \
     "$(mib_of_kib "$NGINX_HWM") nginx" "$(ratio "$PIRAEUS_HWM" "$NGINX_HWM")x" "-" "-"
 
