@@ -193,18 +193,7 @@ async fn dynamodb_failure_records_expire_and_nothing_else_does() {
         "a fetching version never expires"
     );
     index
-        .mark_ready(&piraeus_core::index::StoredVersion {
-            module: module.into(),
-            version: "v1.0.0".into(),
-            time: "2024-01-02T03:04:05Z".into(),
-            zip_hash: "h1:zip=".into(),
-            mod_hash: "h1:mod=".into(),
-            zip_size: 1,
-            mod_size: 1,
-            info_size: 1,
-            origin: "direct".into(),
-            fetched_at: now,
-        })
+        .mark_ready(&index::conformance::record(module, "v1.0.0", now))
         .await
         .unwrap();
     assert_eq!(

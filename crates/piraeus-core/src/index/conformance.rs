@@ -23,7 +23,8 @@ pub async fn run(index: Arc<dyn Index>) {
     feed_orders_by_ingest_time(index.as_ref(), &module).await;
 }
 
-fn record(module: &str, version: &str, fetched_at: i64) -> StoredVersion {
+/// A made-up ready record (its sums name the version), for tests of any index.
+pub fn record(module: &str, version: &str, fetched_at: i64) -> StoredVersion {
     StoredVersion {
         module: module.to_string(),
         version: version.to_string(),

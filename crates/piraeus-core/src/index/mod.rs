@@ -1,7 +1,7 @@
 //! The version index: what is stored and verified, who is fetching what, and the short-lived
 //! answers (list, latest, queries) that only the Go toolchain can produce.
 
-#[cfg(feature = "conformance")]
+#[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
 #[cfg(feature = "sqlite")]
 mod sqlite;

@@ -427,18 +427,7 @@ mod tests {
     }
 
     async fn store_ready(index: &SqliteIndex, version: &str, fetched_at: i64) {
-        let record = StoredVersion {
-            module: MODULE.into(),
-            version: version.into(),
-            time: "2024-01-02T03:04:05Z".into(),
-            zip_hash: "h1:zip=".into(),
-            mod_hash: "h1:mod=".into(),
-            zip_size: 1,
-            mod_size: 1,
-            info_size: 1,
-            origin: "direct".into(),
-            fetched_at,
-        };
+        let record = super::super::conformance::record(MODULE, version, fetched_at);
         assert!(index.mark_ready(&record).await.unwrap());
     }
 
