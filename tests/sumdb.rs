@@ -353,6 +353,29 @@ fn checksum_database_through_the_proxy(deployment: Deployment) {
         );
     }
 
+    if deployment == Deployment::Local {
+        // Clients asking for one changing answer at once: one question reaches the database.
+        std::thread::sleep(std::time::Duration::from_millis(1100)); // past the 1 s answer TTL
+        let latest_asked =
+            |requests: Vec<String>| requests.iter().filter(|p| *p == "/latest").count();
+        let before = latest_asked(database.requests());
+        let statuses: Vec<u16> = std::thread::scope(|scope| {
+            let askers: Vec<_> = (0..16)
+                .map(|_| scope.spawn(|| server.get(&sumdb("latest")).status))
+                .collect();
+            askers
+                .into_iter()
+                .map(|asker| asker.join().unwrap())
+                .collect()
+        });
+        assert!(statuses.iter().all(|status| *status == 200), "{statuses:?}");
+        assert_eq!(
+            latest_asked(database.requests()) - before,
+            1,
+            "16 concurrent askers of `latest` asked the database once"
+        );
+    }
+
     // 4. Private modules are never named to the database: the proxy's GOPRIVATE, a policy rule.
     let before = database.requests().len();
     for module in [

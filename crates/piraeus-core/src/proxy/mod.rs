@@ -175,7 +175,7 @@ pub struct Proxy {
     leases_taken: AtomicU64,
     /// One refresh of a list, latest or query answer at a time per key in this process; the
     /// others wait for it and read what it remembered. Entries live while a refresh runs.
-    refreshing: Mutex<HashMap<AnswerKey, Arc<tokio::sync::Mutex<()>>>>,
+    refreshing: Turns,
     /// The checksum-database proxy; `None`: no database is proxied (every `/sumdb/` is 404).
     sumdb: Option<Mirror>,
 }
@@ -199,19 +199,19 @@ impl Remembered {
     }
 }
 
+/// One async lock per answer key that someone is asking upstream for.
+pub(crate) type Turns = Mutex<HashMap<AnswerKey, Arc<tokio::sync::Mutex<()>>>>;
+
 /// A request's share of the per-key turn lock: when the last one goes, however the request
 /// ends (answered, failed, or dropped because the client hung up), so does the map entry.
-struct TurnEntry<'a> {
-    map: &'a Mutex<HashMap<AnswerKey, Arc<tokio::sync::Mutex<()>>>>,
+pub(crate) struct TurnEntry<'a> {
+    map: &'a Turns,
     key: &'a AnswerKey,
-    lock: Arc<tokio::sync::Mutex<()>>,
+    pub lock: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl<'a> TurnEntry<'a> {
-    fn enter(
-        map: &'a Mutex<HashMap<AnswerKey, Arc<tokio::sync::Mutex<()>>>>,
-        key: &'a AnswerKey,
-    ) -> Self {
+    pub fn enter(map: &'a Turns, key: &'a AnswerKey) -> Self {
         let lock = map
             .lock()
             .unwrap_or_else(|p| p.into_inner())

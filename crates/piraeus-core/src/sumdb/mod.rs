@@ -35,8 +35,8 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::golang::path::quoted;
 use crate::index::{AnswerKey, CachedAnswer, Index};
 use crate::policy::{self, Decision, Policy};
-use crate::proxy::CacheOutcome;
 use crate::proxy::artifact::IMMUTABLE;
+use crate::proxy::{CacheOutcome, TurnEntry, Turns};
 use crate::redact;
 use crate::store::{BlobHeaders, BlobSource, BlobStore, PutOutcome};
 
@@ -265,6 +265,8 @@ pub(crate) struct Mirror {
     recent: Cache<String, Recent, ByBytes>,
     /// Per database name: not asked again before this instant.
     unreachable_until: Mutex<HashMap<String, Instant>>,
+    /// One question per changing answer at a time; the others wait for its answer.
+    asking: Turns,
 }
 
 impl Mirror {
@@ -305,6 +307,7 @@ impl Mirror {
             index,
             recent: Cache::with_weighter(4096, RECENT_BYTES, ByBytes),
             unreachable_until: Mutex::new(HashMap::new()),
+            asking: Mutex::new(HashMap::new()),
         })
     }
 
@@ -520,6 +523,14 @@ impl Mirror {
         {
             self.recent.insert(memory_key, recent.clone());
             return Ok(answer(recent.clone(), CacheOutcome::Hit));
+        }
+        // Many clients ask for `latest` at once as the log grows: one asks the database.
+        let turn = TurnEntry::enter(&self.asking, &answer_key);
+        let _turn = turn.lock.lock().await;
+        if let Some(recent) = self.recent.get(&memory_key)
+            && now_millis() - recent.fetched_at < ttl
+        {
+            return Ok(answer(recent, CacheOutcome::Hit));
         }
         match self.fetch(database, &path, expect).await {
             Ok(body) => {
