@@ -9,7 +9,7 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::common::{GoClient, Moto, Sandbox};
+use crate::common::{GoClient, Moto, Sandbox, Server};
 
 const ALPHA: &str = "example.test/alpha.git";
 const BETA: &str = "example.test/beta.git";
@@ -50,6 +50,34 @@ fn piraeus(sandbox: &Sandbox, arguments: &[&str], environment: &[(&str, &str)]) 
 
 fn text(path: &Path) -> &str {
     path.to_str().unwrap()
+}
+
+/// `piraeus export SOURCE… --out OUT`, where `source` names the backend (and any selection).
+fn export(sandbox: &Sandbox, source: &[&str], out: &Path, environment: &[(&str, &str)]) -> Run {
+    let mut arguments = vec!["export"];
+    arguments.extend_from_slice(source);
+    arguments.extend(["--out", text(out)]);
+    piraeus(sandbox, &arguments, environment)
+}
+
+/// `piraeus import TARGET… ARCHIVE`, where `target` names the backend.
+fn import(sandbox: &Sandbox, target: &[&str], archive: &Path, environment: &[(&str, &str)]) -> Run {
+    let mut arguments = vec!["import"];
+    arguments.extend_from_slice(target);
+    arguments.push(text(archive));
+    piraeus(sandbox, &arguments, environment)
+}
+
+/// Asserts that `run` exited 0 and said `said` on stdout.
+#[track_caller]
+fn assert_succeeded_saying(run: &Run, said: &str) {
+    assert_eq!(run.code, 0, "{run}");
+    assert!(run.stdout.contains(said), "{run}");
+}
+
+/// `piraeus serve` of `mirror` alone, with no upstream: an air-gapped mirror.
+fn serve_offline(sandbox: &Sandbox, mirror: &Path) -> Server {
+    sandbox.start_server_with(&["--data-dir", text(mirror), "--upstream", "off"], &[])
 }
 
 /// A program importing alpha and beta, in the client's work directory; its go.mod requires
@@ -101,83 +129,45 @@ fn export_then_import_into_an_empty_data_dir_builds_the_same_program_offline() {
     let data_dir = sandbox.data_dir();
     let archive = sandbox.path().join("mirror.zip");
 
-    let run = piraeus(
-        &sandbox,
-        &[
-            "export",
-            "--data-dir",
-            text(&data_dir),
-            "--out",
-            text(&archive),
-        ],
-        &[],
-    );
-    assert_eq!(run.code, 0, "{run}");
-    assert!(run.stdout.contains("exported 2 versions"), "{run}");
+    let run = export(&sandbox, &["--data-dir", text(&data_dir)], &archive, &[]);
+    assert_succeeded_saying(&run, "exported 2 versions");
 
     // A go.sum selects the same versions; --since in the future selects none.
     let listed = sandbox.path().join("listed.zip");
-    let run = piraeus(
-        &sandbox,
-        &[
-            "export",
-            "--data-dir",
-            text(&data_dir),
-            "--go-sum",
-            text(&source_go_sum),
-            "--out",
-            text(&listed),
-        ],
-        &[],
-    );
-    assert_eq!(run.code, 0, "{run}");
-    assert!(run.stdout.contains("exported 2 versions"), "{run}");
-    let run = piraeus(
-        &sandbox,
-        &[
-            "export",
-            "--data-dir",
-            text(&data_dir),
-            "--since",
-            "2999-01-01T00:00:00Z",
-            "--out",
-            text(&sandbox.path().join("none.zip")),
-        ],
-        &[],
-    );
-    assert_eq!(run.code, 0, "{run}");
-    assert!(run.stdout.contains("exported 0 versions"), "{run}");
+    let selection = [
+        "--data-dir",
+        text(&data_dir),
+        "--go-sum",
+        text(&source_go_sum),
+    ];
+    let run = export(&sandbox, &selection, &listed, &[]);
+    assert_succeeded_saying(&run, "exported 2 versions");
+    let selection = [
+        "--data-dir",
+        text(&data_dir),
+        "--since",
+        "2999-01-01T00:00:00Z",
+    ];
+    let run = export(&sandbox, &selection, &sandbox.path().join("none.zip"), &[]);
+    assert_succeeded_saying(&run, "exported 0 versions");
 
     let mirror = sandbox.path().join("mirror-data");
-    let run = piraeus(
-        &sandbox,
-        &["import", "--data-dir", text(&mirror), text(&archive)],
-        &[],
-    );
-    assert_eq!(run.code, 0, "{run}");
-    assert!(
-        run.stdout
-            .contains("imported 2 versions: 2 stored, 0 already present, 0 refused"),
-        "{run}"
+    let run = import(&sandbox, &["--data-dir", text(&mirror)], &archive, &[]);
+    assert_succeeded_saying(
+        &run,
+        "imported 2 versions: 2 stored, 0 already present, 0 refused",
     );
     // Importing again changes nothing and is not an error.
-    let run = piraeus(
-        &sandbox,
-        &["import", "--data-dir", text(&mirror), text(&listed)],
-        &[],
-    );
-    assert_eq!(run.code, 0, "{run}");
-    assert!(
-        run.stdout
-            .contains("imported 2 versions: 0 stored, 2 already present, 0 refused"),
-        "{run}"
+    let run = import(&sandbox, &["--data-dir", text(&mirror)], &listed, &[]);
+    assert_succeeded_saying(
+        &run,
+        "imported 2 versions: 0 stored, 2 already present, 0 refused",
     );
     let run = piraeus(&sandbox, &["verify", "--data-dir", text(&mirror)], &[]);
     assert_eq!(run.code, 0, "{run}");
 
     // The mirror alone, with no upstream, builds the program: same versions, same go.sum.
-    let server =
-        sandbox.start_server_with(&["--data-dir", text(&mirror), "--upstream", "off"], &[]);
+    let server = serve_offline(&sandbox, &mirror);
     let offline = sandbox
         .client("offline", &server.url())
         .with_env("GOFLAGS", "-modcacherw -mod=mod");
@@ -192,9 +182,10 @@ fn export_then_import_into_an_empty_data_dir_builds_the_same_program_offline() {
     // Bad usage: no archive named, a file that is not an export.
     let run = piraeus(&sandbox, &["import", "--data-dir", text(&mirror)], &[]);
     assert_eq!(run.code, 2, "{run}");
-    let run = piraeus(
+    let run = import(
         &sandbox,
-        &["import", "--data-dir", text(&mirror), text(&source_go_sum)],
+        &["--data-dir", text(&mirror)],
+        &source_go_sum,
         &[],
     );
     assert_eq!(run.code, 2, "{run}");
@@ -235,15 +226,10 @@ fn entry(archive: &Path, name: &str) -> Vec<u8> {
 /// `piraeus export` of the whole data directory to `mirror.zip`, which must succeed.
 fn export_everything(sandbox: &Sandbox) -> PathBuf {
     let archive = sandbox.path().join("mirror.zip");
-    let run = piraeus(
+    let run = export(
         sandbox,
-        &[
-            "export",
-            "--data-dir",
-            text(&sandbox.data_dir()),
-            "--out",
-            text(&archive),
-        ],
+        &["--data-dir", text(&sandbox.data_dir())],
+        &archive,
         &[],
     );
     assert_eq!(run.code, 0, "{run}");
@@ -267,11 +253,7 @@ fn an_archive_with_one_altered_zip_imports_the_rest_and_names_it() {
     );
 
     let mirror = sandbox.path().join("mirror-data");
-    let run = piraeus(
-        &sandbox,
-        &["import", "--data-dir", text(&mirror), text(&altered)],
-        &[],
-    );
+    let run = import(&sandbox, &["--data-dir", text(&mirror)], &altered, &[]);
     assert_eq!(run.code, 1, "{run}");
     let refused: Vec<&str> = run
         .stdout
@@ -292,8 +274,7 @@ fn an_archive_with_one_altered_zip_imports_the_rest_and_names_it() {
     assert!(!mirror.join("example.test/beta.git").exists());
 
     // The mirror serves alpha, and not beta.
-    let server =
-        sandbox.start_server_with(&["--data-dir", text(&mirror), "--upstream", "off"], &[]);
+    let server = serve_offline(&sandbox, &mirror);
     let client = sandbox.client("offline", &server.url());
     let downloaded = client.download(&[&format!("{ALPHA}@v1.0.0"), &format!("{BETA}@v1.0.0")]);
     assert_eq!(downloaded.len(), 2);
@@ -302,16 +283,10 @@ fn an_archive_with_one_altered_zip_imports_the_rest_and_names_it() {
     server.stop();
 
     // The honest archive then completes the mirror.
-    let run = piraeus(
-        &sandbox,
-        &["import", "--data-dir", text(&mirror), text(&archive)],
-        &[],
-    );
-    assert_eq!(run.code, 0, "{run}");
-    assert!(
-        run.stdout
-            .contains("imported 2 versions: 1 stored, 1 already present, 0 refused"),
-        "{run}"
+    let run = import(&sandbox, &["--data-dir", text(&mirror)], &archive, &[]);
+    assert_succeeded_saying(
+        &run,
+        "imported 2 versions: 1 stored, 1 already present, 0 refused",
     );
 }
 
@@ -331,43 +306,30 @@ fn a_data_dir_export_imports_into_s3_and_dynamodb() {
         &aws,
     );
     assert_eq!(run.code, 0, "{run}");
-    let run = piraeus(
+    let run = import(
         &sandbox,
-        &["import", "--store", STORE, "--index", INDEX, text(&archive)],
+        &["--store", STORE, "--index", INDEX],
+        &archive,
         &aws,
     );
-    assert_eq!(run.code, 0, "{run}");
-    assert!(run.stdout.contains("2 stored"), "{run}");
+    assert_succeeded_saying(&run, "2 stored");
     let run = piraeus(
         &sandbox,
         &["verify", "--store", STORE, "--index", INDEX],
         &aws,
     );
-    assert_eq!(run.code, 0, "{run}");
-    assert!(run.stdout.contains("verified 2 versions: 2 ok"), "{run}");
+    assert_succeeded_saying(&run, "verified 2 versions: 2 ok");
 
     // And back out of S3 and DynamoDB into another data directory.
     let round_trip = sandbox.path().join("round-trip.zip");
-    let run = piraeus(
+    let run = export(
         &sandbox,
-        &[
-            "export",
-            "--store",
-            STORE,
-            "--index",
-            INDEX,
-            "--out",
-            text(&round_trip),
-        ],
+        &["--store", STORE, "--index", INDEX],
+        &round_trip,
         &aws,
     );
     assert_eq!(run.code, 0, "{run}");
     let other = sandbox.path().join("other-data");
-    let run = piraeus(
-        &sandbox,
-        &["import", "--data-dir", text(&other), text(&round_trip)],
-        &[],
-    );
-    assert_eq!(run.code, 0, "{run}");
-    assert!(run.stdout.contains("2 stored"), "{run}");
+    let run = import(&sandbox, &["--data-dir", text(&other)], &round_trip, &[]);
+    assert_succeeded_saying(&run, "2 stored");
 }
