@@ -127,18 +127,25 @@ async fn write_archive(
     for record in records {
         let (module, version) = (record.module.as_str(), record.version.as_str());
         let key = artifact_key(module, version, ArtifactKind::Zip);
-        let path = scratch.path().join("export.zip");
-        let mut blob = store.get(&key).await?;
-        let mut scratch_file = tokio::fs::File::create(&path)
-            .await
-            .map_err(|e| Error::storage(path.display(), e))?;
-        tokio::io::copy(&mut blob.body, &mut scratch_file)
-            .await
-            .map_err(|e| Error::storage(&key, e))?;
-        tokio::io::AsyncWriteExt::flush(&mut scratch_file)
-            .await
-            .map_err(|e| Error::storage(path.display(), e))?;
-        drop(scratch_file);
+        // A local store's zip is copied into the archive from where it is; a remote one's is
+        // first brought to a scratch file (the archive writer is synchronous).
+        let path = match store.local_path(&key)? {
+            Some(path) => path,
+            None => {
+                let path = scratch.path().join("export.zip");
+                let mut blob = store.get(&key).await?;
+                let mut scratch_file = tokio::fs::File::create(&path)
+                    .await
+                    .map_err(|e| Error::storage(path.display(), e))?;
+                tokio::io::copy(&mut blob.body, &mut scratch_file)
+                    .await
+                    .map_err(|e| Error::storage(&key, e))?;
+                tokio::io::AsyncWriteExt::flush(&mut scratch_file)
+                    .await
+                    .map_err(|e| Error::storage(path.display(), e))?;
+                path
+            }
+        };
         writer.start_file(&key, options).map_err(zip_error)?;
         let mut copied = File::open(&path).map_err(|e| Error::storage(path.display(), e))?;
         io::copy(&mut copied, &mut writer).map_err(|e| Error::storage("writing the archive", e))?;

@@ -10,7 +10,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::{Download, Fetcher};
 use crate::clock::{millis, now_millis};
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::golang::checksum;
 use crate::index::{FetchFailure, Index, StoredVersion, VersionStatus};
 use crate::proxy::artifact::{ArtifactKind, artifact_key};
@@ -315,9 +315,29 @@ pub(crate) async fn read_blob(store: &dyn BlobStore, key: &str) -> Result<Bytes>
     Ok(contents.into())
 }
 
-/// `h1:` and size of a stored zip: streamed to a scratch file and hashed from disk, never held
-/// in memory. `NotFound` when it is absent, `Conflict` when it is not a valid zip.
+/// `h1:` and size of a stored zip, hashed from disk on a blocking thread and never held in
+/// memory: in place when the store is local, else first streamed to a scratch file. `NotFound`
+/// when it is absent, `Conflict` (naming the key, not a path) when it is not a valid zip.
 pub(crate) async fn hash_stored_zip(store: &dyn BlobStore, key: &str) -> Result<(String, u64)> {
+    let not_a_zip = |error: Error| match error.kind() {
+        ErrorKind::Conflict => {
+            Error::conflict(format!("stored {key} is not a valid zip")).with_source(error)
+        }
+        _ => error,
+    };
+    if let Some(path) = store.local_path(key)? {
+        let size = match tokio::fs::metadata(&path).await {
+            Ok(metadata) => metadata.len(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(Error::not_found(format!("{key} is not stored")));
+            }
+            Err(e) => return Err(Error::storage(key, e)),
+        };
+        let hash = checksum::hash_zip_file_off_thread(path)
+            .await
+            .map_err(not_a_zip)?;
+        return Ok((hash, size));
+    }
     let scratch = tempfile::tempdir().map_err(|e| Error::storage("temporary directory", e))?;
     let path = scratch.path().join("stored.zip");
     let mut blob = store.get(key).await?;
@@ -332,6 +352,8 @@ pub(crate) async fn hash_stored_zip(store: &dyn BlobStore, key: &str) -> Result<
         .await
         .map_err(|e| Error::storage(path.display(), e))?;
     drop(file);
-    let hash = checksum::hash_zip_file_off_thread(path).await?;
+    let hash = checksum::hash_zip_file_off_thread(path)
+        .await
+        .map_err(not_a_zip)?;
     Ok((hash, size))
 }

@@ -86,6 +86,10 @@ async fn round_trip_and_no_overwrite(store: &dyn BlobStore, prefix: &str) {
     );
     assert_eq!(read_all(store, &key).await, first);
     assert_eq!(store.head(&key).await.unwrap(), Some(first.len() as u64));
+    // A local store's path holds exactly the blob's bytes (whole-blob work reads it there).
+    if let Some(path) = store.local_path(&key).unwrap() {
+        assert_eq!(std::fs::read(&path).unwrap(), first);
+    }
 
     let second = Bytes::from_static(b"module second, longer\n");
     assert_eq!(
@@ -144,6 +148,10 @@ async fn unsafe_keys_are_refused(store: &dyn BlobStore) {
         assert!(
             matches!(put, Err(ref e) if e.kind() == ErrorKind::Invalid),
             "put({key:?}) is refused"
+        );
+        assert!(
+            matches!(store.local_path(key), Err(ref e) if e.kind() == ErrorKind::Invalid),
+            "local_path({key:?}) is refused"
         );
     }
 }

@@ -108,6 +108,10 @@ impl AsyncRead for FileBody {
 
 #[async_trait]
 impl BlobStore for FilesystemStore {
+    fn local_path(&self, key: &str) -> Result<Option<PathBuf>> {
+        self.path_for(key).map(Some)
+    }
+
     async fn get(&self, key: &str) -> Result<Blob> {
         let (file, length) = self.open_file(key)?;
         Ok(FileBody::blob(file, length))

@@ -81,6 +81,13 @@ pub trait BlobStore: Send + Sync {
         let _ = (key, expires_in);
         Ok(None)
     }
+    /// Where the blob's bytes already are on this machine (whether or not it exists), so that
+    /// work on a whole blob, hashing a zip, reads it in place on a blocking thread instead of
+    /// copying it through `get`; `None` for a remote backend. Same key checks as `get`.
+    fn local_path(&self, key: &str) -> Result<Option<PathBuf>> {
+        check_key(key)?;
+        Ok(None)
+    }
 }
 
 /// Rejects keys that could name something outside the store, whatever the backend. Keys come
