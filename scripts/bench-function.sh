@@ -125,12 +125,9 @@ pids+=($!)
 wait_for_port "$moto_port" moto 60
 
 resources=piraeus-bench
-export AWS_ENDPOINT_URL="http://127.0.0.1:$moto_port"
-export AWS_ACCESS_KEY_ID=piraeus-local AWS_SECRET_ACCESS_KEY=piraeus-local
-export AWS_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
-export PIRAEUS_STORE="s3://$resources" PIRAEUS_INDEX="dynamodb://$resources"
-export PIRAEUS_FETCH_FUNCTION=piraeus-fetch
-export PIRAEUS_SCRATCH_DIR="$scratch/fetch"
+# shellcheck source=scripts/local-aws.sh
+source "$root/scripts/local-aws.sh"
+local_aws_environment "$moto_port" "$resources" "$scratch"
 export PIRAEUS_LOG=${PIRAEUS_LOG:-info}
 "$piraeus" provision --store "$PIRAEUS_STORE" --index "$PIRAEUS_INDEX" >"$scratch/provision.log" 2>&1 || {
     cat "$scratch/provision.log" >&2

@@ -112,13 +112,10 @@ setsid "$moto_server" -H 127.0.0.1 -p "$moto_port" >"$scratch/moto.log" 2>&1 &
 pids+=($!)
 wait_for "http://127.0.0.1:$moto_port/" moto 60
 
-export AWS_ENDPOINT_URL="http://127.0.0.1:$moto_port"
+# shellcheck source=scripts/local-aws.sh
+source "$root/scripts/local-aws.sh"
+local_aws_environment "$moto_port" "$resources" "$scratch"
 export AWS_ENDPOINT_URL_LAMBDA="http://127.0.0.1:$port"
-export AWS_ACCESS_KEY_ID=piraeus-local AWS_SECRET_ACCESS_KEY=piraeus-local
-export AWS_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
-export PIRAEUS_STORE="s3://$resources" PIRAEUS_INDEX="dynamodb://$resources"
-export PIRAEUS_FETCH_FUNCTION=piraeus-fetch
-export PIRAEUS_SCRATCH_DIR="$scratch/fetch"
 "$piraeus" provision --store "$PIRAEUS_STORE" --index "$PIRAEUS_INDEX" >&2
 
 # Function instances are started with `cargo run --bin <function>` by the emulator; the first
