@@ -3,13 +3,13 @@
 //! it to the serve function with its query string and never caches it). Versions are stored by
 //! the real go command; every feed request carries a client token, and one without is refused.
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 
-use crate::common::{Deployment, HttpResponse, Sandbox, Server, go_mod, new_token};
+use crate::common::{
+    Deployment, HttpResponse, Sandbox, Server, go_mod, http_request_with_header, new_token,
+};
 
 /// What the go command stores, one version per run, in this order: the feed's order, which is
 /// neither module nor version order.
@@ -20,12 +20,7 @@ const STORED: [(&str, &str); 3] = [
 ];
 
 fn repositories(sandbox: &Sandbox) {
-    let alpha = sandbox.module("alpha.git");
-    alpha.commit("one");
-    alpha.tag("v1.0.0");
-    alpha.write("alpha.go", "package alpha\n\nconst Two = 2\n");
-    alpha.commit("two");
-    alpha.tag("v1.1.0");
+    sandbox.alpha_at_two_versions();
     let upper = sandbox.repo("Upper.git");
     upper
         .write("go.mod", go_mod("example.test/Upper.git"))
@@ -36,68 +31,8 @@ fn repositories(sandbox: &Sandbox) {
 
 /// A GET (or HEAD) with an optional `Authorization` header.
 fn request(address: &str, method: &str, path: &str, authorization: Option<&str>) -> HttpResponse {
-    let mut stream = TcpStream::connect(address).expect("connects");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(120)))
-        .unwrap();
-    let credentials = authorization
-        .map(|value| format!("Authorization: {value}\r\n"))
-        .unwrap_or_default();
-    write!(
-        stream,
-        "{method} {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n{credentials}\r\n"
-    )
-    .unwrap();
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).unwrap();
-    let split = raw
-        .windows(4)
-        .position(|window| window == b"\r\n\r\n")
-        .expect("a complete head");
-    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
-    let mut lines = head.lines();
-    let status = lines
-        .next()
-        .and_then(|line| line.split_whitespace().nth(1))
-        .and_then(|code| code.parse().ok())
-        .unwrap_or(0);
-    let headers = lines
-        .filter_map(|line| {
-            line.split_once(':')
-                .map(|(key, value)| (key.trim().to_string(), value.trim().to_string()))
-        })
-        .collect::<Vec<_>>();
-    let mut body = raw[split + 4..].to_vec();
-    let chunked = headers.iter().any(|(key, value)| {
-        key.eq_ignore_ascii_case("transfer-encoding") && value.eq_ignore_ascii_case("chunked")
-    });
-    if chunked {
-        body = dechunk(&body);
-    }
-    HttpResponse {
-        status,
-        headers,
-        body,
-    }
-}
-
-fn dechunk(mut raw: &[u8]) -> Vec<u8> {
-    let mut body = Vec::new();
-    loop {
-        let end = raw
-            .windows(2)
-            .position(|w| w == b"\r\n")
-            .expect("chunk size line");
-        let size_text = String::from_utf8_lossy(&raw[..end]);
-        let size = usize::from_str_radix(size_text.split(';').next().unwrap().trim(), 16)
-            .expect("hex chunk size");
-        raw = &raw[end + 2..];
-        if size == 0 {
-            return body;
-        }
-        body.extend_from_slice(&raw[..size]);
-        raw = &raw[size + 2..];
-    }
+    let header = authorization.map(|value| ("Authorization", value));
+    http_request_with_header(address, method, path, header).expect("a response")
 }
 
 /// One line of the feed, its fields checked: exactly Path, Version, Timestamp, in that order.

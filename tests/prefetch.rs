@@ -6,12 +6,7 @@ use serde_json::Value;
 
 /// Two modules, three versions; returns the go.sum lines a direct download produces.
 pub(crate) fn modules_and_their_go_sum(sandbox: &Sandbox) -> Vec<String> {
-    let alpha = sandbox.module("alpha.git");
-    alpha.commit("one");
-    alpha.tag("v1.0.0");
-    alpha.write("alpha.go", "package alpha\n\nconst Two = 2\n");
-    alpha.commit("two");
-    alpha.tag("v1.1.0");
+    sandbox.alpha_at_two_versions();
     let beta = sandbox.module("beta.git");
     beta.commit("one");
     beta.tag("v0.1.0");

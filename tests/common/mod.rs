@@ -93,6 +93,16 @@ impl Sandbox {
         repo
     }
 
+    /// `example.test/alpha.git` tagged v1.0.0, then v1.1.0 (which adds `const Two`).
+    pub fn alpha_at_two_versions(&self) {
+        let alpha = self.module("alpha.git");
+        alpha.commit("one");
+        alpha.tag("v1.0.0");
+        alpha.write("alpha.go", "package alpha\n\nconst Two = 2\n");
+        alpha.commit("two");
+        alpha.tag("v1.1.0");
+    }
+
     /// A go client with its own empty module cache.
     pub fn client(&self, name: &str, goproxy: &str) -> GoClient {
         let dir = self.path().join("clients").join(name);
@@ -715,17 +725,31 @@ pub fn http_get(address: &str, raw_path: &str) -> std::io::Result<HttpResponse> 
 }
 
 pub fn http_request(address: &str, method: &str, raw_path: &str) -> std::io::Result<HttpResponse> {
-    http_exchange(address, method, raw_path, None)
+    http_exchange(address, method, raw_path, None, None)
+}
+
+/// [`http_request`] with one more request header, such as `("Authorization", "Basic …")`;
+/// `None` sends none.
+pub fn http_request_with_header(
+    address: &str,
+    method: &str,
+    raw_path: &str,
+    header: Option<(&str, &str)>,
+) -> std::io::Result<HttpResponse> {
+    http_exchange(address, method, raw_path, header, None)
 }
 
 pub fn http_post(address: &str, raw_path: &str, body: &[u8]) -> std::io::Result<HttpResponse> {
-    http_exchange(address, "POST", raw_path, Some(body))
+    http_exchange(address, "POST", raw_path, None, Some(body))
 }
 
+/// One request on a fresh connection; the response's body is dechunked when it came
+/// `Transfer-Encoding: chunked` (and left as received if its chunks do not parse).
 fn http_exchange(
     address: &str,
     method: &str,
     raw_path: &str,
+    header: Option<(&str, &str)>,
     body: Option<&[u8]>,
 ) -> std::io::Result<HttpResponse> {
     let mut stream = TcpStream::connect(address)?;
@@ -734,6 +758,9 @@ fn http_exchange(
         stream,
         "{method} {raw_path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n"
     )?;
+    if let Some((name, value)) = header {
+        write!(stream, "{name}: {value}\r\n")?;
+    }
     if let Some(body) = body {
         write!(
             stream,
@@ -751,7 +778,7 @@ fn http_exchange(
         .position(|window| window == b"\r\n\r\n")
         .unwrap_or(raw.len());
     let head = String::from_utf8_lossy(&raw[..split]).into_owned();
-    let body = raw.get(split + 4..).unwrap_or_default().to_vec();
+    let mut body = raw.get(split + 4..).unwrap_or_default().to_vec();
     let mut lines = head.lines();
     let status = lines
         .next()
@@ -763,12 +790,34 @@ fn http_exchange(
             line.split_once(':')
                 .map(|(key, value)| (key.trim().to_string(), value.trim().to_string()))
         })
-        .collect();
+        .collect::<Vec<_>>();
+    let chunked = headers.iter().any(|(key, value)| {
+        key.eq_ignore_ascii_case("transfer-encoding") && value.eq_ignore_ascii_case("chunked")
+    });
+    if chunked && let Some(dechunked) = dechunk(&body) {
+        body = dechunked;
+    }
     Ok(HttpResponse {
         status,
         headers,
         body,
     })
+}
+
+/// A chunked body's content, or `None` where its chunks do not parse (a cut-off response).
+fn dechunk(mut raw: &[u8]) -> Option<Vec<u8>> {
+    let mut body = Vec::new();
+    loop {
+        let end = raw.windows(2).position(|w| w == b"\r\n")?;
+        let size_text = std::str::from_utf8(&raw[..end]).ok()?;
+        let size = usize::from_str_radix(size_text.split(';').next()?.trim(), 16).ok()?;
+        raw = &raw[end + 2..];
+        if size == 0 {
+            return Some(body);
+        }
+        body.extend_from_slice(raw.get(..size)?);
+        raw = raw.get(size + 2..)?;
+    }
 }
 
 /// `piraeus token new NAME --auth-file TOKENS`: the new secret, the last line of its stdout.
