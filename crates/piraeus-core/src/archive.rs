@@ -20,11 +20,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::clock::now_millis;
 use crate::error::{Error, ErrorKind, Result};
-use crate::fetch::ingest::{hash_stored_zip, read_blob};
+use crate::fetch::ingest::{Parts, info_time, read_blob, store_parts};
 use crate::golang::{checksum, path};
 use crate::index::{FeedCursor, Index, StoredVersion, VersionStatus};
 use crate::proxy::artifact::{ArtifactKind, artifact_key};
-use crate::store::{BlobSource, BlobStore, PutOutcome};
+use crate::store::BlobStore;
 
 /// The name of the manifest entry.
 pub const MANIFEST: &str = "manifest.json";
@@ -273,19 +273,18 @@ async fn import_one(
 
     // Everything is checked before anything of the version is written.
     let zip_path = scratch.join("import.zip");
-    let zip_size = {
+    {
         let mut entry = match zip.by_name(&zip_key) {
             Ok(entry) => entry,
             Err(_) => return Ok(Imported::Refused("zip missing from the archive".into())),
         };
         let mut file =
             File::create(&zip_path).map_err(|e| Error::storage(zip_path.display(), e))?;
-        let size = io::copy(&mut entry, &mut file)
+        io::copy(&mut entry, &mut file)
             .map_err(|e| Error::conflict(format!("zip unreadable in the archive: {e}")))?;
         file.sync_all()
             .map_err(|e| Error::storage(zip_path.display(), e))?;
-        size
-    };
+    }
     let zip_hash = match checksum::hash_zip_file_off_thread(zip_path.clone()).await {
         Ok(hash) => hash,
         Err(error) if error.kind() == ErrorKind::Conflict => {
@@ -316,79 +315,52 @@ async fn import_one(
         return Ok(Imported::Refused("info missing from the archive".into()));
     };
     match info_time(&info) {
-        Some(time) if time == record.time => {}
-        Some(time) => {
+        Ok(time) if time == record.time => {}
+        Ok(time) => {
             return Ok(Imported::Refused(format!(
                 "info time {time:?} != recorded {:?}",
                 record.time
             )));
         }
-        None => return Ok(Imported::Refused("info is not valid JSON".into())),
+        Err(_) => return Ok(Imported::Refused("info is not valid JSON".into())),
     }
 
-    // Zip, then go.mod, then info, then the index: as ingest writes them. Never overwriting:
-    // what is already stored here must be identical, or the version is refused.
-    let mut created = false;
-    match store
-        .put_if_absent(
-            &zip_key,
-            BlobSource::File(zip_path.clone()),
-            ArtifactKind::Zip.headers(),
-        )
-        .await?
-    {
-        PutOutcome::Created => created = true,
-        PutOutcome::AlreadyExists => {
-            let (stored_hash, _) = hash_stored_zip(store, &zip_key).await?;
-            if stored_hash != zip_hash {
-                return Ok(Imported::Refused(format!(
-                    "a different zip is already stored here ({stored_hash}, archive has {zip_hash})"
-                )));
-            }
-        }
-    }
-    let _ = std::fs::remove_file(&zip_path);
-    match store
-        .put_if_absent(
-            &mod_key,
-            BlobSource::Bytes(go_mod.clone()),
-            ArtifactKind::Mod.headers(),
-        )
-        .await?
-    {
-        PutOutcome::Created => created = true,
-        PutOutcome::AlreadyExists => {
-            let stored_hash = checksum::hash_go_mod(&read_blob(store, &mod_key).await?);
-            if stored_hash != mod_hash {
-                return Ok(Imported::Refused(format!(
-                    "a different go.mod is already stored here ({stored_hash}, archive has {mod_hash})"
-                )));
-            }
-        }
-    }
-    let info_size = match store
-        .put_if_absent(
-            &info_key,
-            BlobSource::Bytes(info.clone()),
-            ArtifactKind::Info.headers(),
-        )
-        .await?
-    {
-        PutOutcome::Created => {
-            created = true;
-            info.len() as u64
-        }
-        PutOutcome::AlreadyExists => read_blob(store, &info_key).await?.len() as u64,
+    // Stored as ingest stores them, never overwriting: what is already stored here must be
+    // identical, or the version is refused.
+    let parts = Parts {
+        zip: &zip_path,
+        zip_hash: &zip_hash,
+        go_mod: &go_mod,
+        mod_hash: &mod_hash,
+        info: &info,
+        time: &record.time,
     };
+    let stored_parts = store_parts(store, module, version, &parts).await;
+    let _ = std::fs::remove_file(&zip_path);
+    let stored_parts = match stored_parts? {
+        Ok(stored_parts) => stored_parts,
+        Err(differs) => {
+            let part = if differs.key == mod_key {
+                "go.mod"
+            } else {
+                "zip"
+            };
+            return Ok(Imported::Refused(format!(
+                "a different {part} is already stored here ({}, archive has {})",
+                differs.stored_hash, differs.new_hash
+            )));
+        }
+    };
+    let mut created = stored_parts.created;
     let stored = StoredVersion {
         module: module.to_string(),
         version: version.to_string(),
         time: record.time.clone(),
         zip_hash,
         mod_hash,
-        zip_size,
-        mod_size: go_mod.len() as u64,
-        info_size,
+        zip_size: stored_parts.zip_size,
+        mod_size: stored_parts.mod_size,
+        info_size: stored_parts.info_size,
         origin: record.origin.clone(),
         // When it was stored here: what this index's feed (and `--since`) orders by.
         fetched_at: now_millis(),
@@ -428,16 +400,4 @@ fn read_small(zip: &mut zip::ZipArchive<io::BufReader<File>>, name: &str) -> Res
         .read_to_end(&mut contents)
         .map_err(|e| Error::conflict(format!("{name} unreadable in the archive: {e}")))?;
     Ok(Some(contents.into()))
-}
-
-/// The `Time` field of a `.info` body; `None` when it is not JSON.
-fn info_time(info: &[u8]) -> Option<String> {
-    #[derive(Deserialize)]
-    struct Info {
-        #[serde(rename = "Time", default)]
-        time: String,
-    }
-    serde_json::from_slice::<Info>(info)
-        .ok()
-        .map(|info| info.time)
 }

@@ -171,57 +171,30 @@ impl Ingester {
         let time = info_time(&info)?;
         let hash = started.elapsed() - go;
 
-        // Zip, then go.mod, then info: the info's presence means the rest is complete, and the
-        // index only turns ready after all three.
-        let zip_key = artifact_key(module, version, ArtifactKind::Zip);
-        let (zip_hash, zip_size) = match self
-            .store
-            .put_if_absent(
-                &zip_key,
-                BlobSource::File(download.zip.clone()),
-                ArtifactKind::Zip.headers(),
-            )
-            .await?
-        {
-            PutOutcome::Created => (zip_hash, file_size(&download.zip).await?),
-            PutOutcome::AlreadyExists => self.existing_zip(&zip_key, &zip_hash).await?,
+        let parts = Parts {
+            zip: &download.zip,
+            zip_hash: &zip_hash,
+            go_mod: &go_mod,
+            mod_hash: &mod_hash,
+            info: &info,
+            time: &time,
         };
-        let mod_key = artifact_key(module, version, ArtifactKind::Mod);
-        let (mod_hash, mod_size) = match self
-            .store
-            .put_if_absent(
-                &mod_key,
-                BlobSource::Bytes(go_mod.clone()),
-                ArtifactKind::Mod.headers(),
-            )
-            .await?
-        {
-            PutOutcome::Created => (mod_hash, go_mod.len() as u64),
-            PutOutcome::AlreadyExists => {
-                let stored = read_blob(self.store.as_ref(), &mod_key).await?;
-                let stored_hash = checksum::hash_go_mod(&stored);
-                if stored_hash != mod_hash {
-                    return Err(integrity_conflict(&mod_key, &stored_hash, &mod_hash));
-                }
-                (stored_hash, stored.len() as u64)
+        let stored = match store_parts(self.store.as_ref(), module, version, &parts).await? {
+            Ok(stored) => stored,
+            Err(differs) => {
+                return Err(integrity_conflict(
+                    &differs.key,
+                    &differs.stored_hash,
+                    &differs.new_hash,
+                ));
             }
         };
-        let info_key = artifact_key(module, version, ArtifactKind::Info);
-        let (time, info_size) = match self
-            .store
-            .put_if_absent(
-                &info_key,
-                BlobSource::Bytes(info.clone()),
-                ArtifactKind::Info.headers(),
-            )
-            .await?
-        {
-            PutOutcome::Created => (time, info.len() as u64),
-            PutOutcome::AlreadyExists => {
-                let stored = read_blob(self.store.as_ref(), &info_key).await?;
-                (info_time(&stored)?, stored.len() as u64)
-            }
-        };
+        let (zip_size, mod_size, info_size, time) = (
+            stored.zip_size,
+            stored.mod_size,
+            stored.info_size,
+            stored.time,
+        );
         let record = StoredVersion {
             module: module.to_string(),
             version: version.to_string(),
@@ -237,18 +210,122 @@ impl Ingester {
         let store = started.elapsed() - go - hash;
         Ok((record, Phases { go, hash, store }))
     }
+}
 
-    /// A zip was already stored (an earlier fetch whose index write was lost, or another
-    /// instance that won the race). It must be what was just downloaded and verified: if not,
-    /// upstream changed a version after it was stored, and marking it ready would pair the old
-    /// zip with a new go.mod and .info. The version stays unready; the stored bytes stay.
-    async fn existing_zip(&self, key: &str, fetched_hash: &str) -> Result<(String, u64)> {
-        let (stored_hash, size) = hash_stored_zip(self.store.as_ref(), key).await?;
-        if stored_hash != fetched_hash {
-            return Err(integrity_conflict(key, &stored_hash, fetched_hash));
+/// A verified version's three parts, about to be stored.
+pub(crate) struct Parts<'a> {
+    pub zip: &'a Path,
+    pub zip_hash: &'a str,
+    pub go_mod: &'a Bytes,
+    pub mod_hash: &'a str,
+    pub info: &'a Bytes,
+    /// The info's `Time`.
+    pub time: &'a str,
+}
+
+/// What the store holds for a version once [`store_parts`] has run.
+pub(crate) struct StoredParts {
+    pub zip_size: u64,
+    pub mod_size: u64,
+    pub info_size: u64,
+    /// The stored info's `Time`: a copy stored earlier wins over the one just offered.
+    pub time: String,
+    /// Whether any part was written now (rather than all found already stored).
+    pub created: bool,
+}
+
+/// A part already stored whose hash is not the one offered.
+pub(crate) struct Differs {
+    pub key: String,
+    pub stored_hash: String,
+    pub new_hash: String,
+}
+
+/// Stores zip, then go.mod, then info (the info's presence means the rest is complete; the
+/// index turns ready only after all three), never overwriting. A zip or go.mod already stored
+/// (an earlier fetch whose index write was lost, another instance that won the race, an
+/// earlier import) must hash as offered, else `Differs`: nothing would pair an old zip with a
+/// new go.mod and info. Shared by ingest and `piraeus import`.
+pub(crate) async fn store_parts(
+    store: &dyn BlobStore,
+    module: &str,
+    version: &str,
+    parts: &Parts<'_>,
+) -> Result<std::result::Result<StoredParts, Differs>> {
+    let differs = |key: String, stored_hash: String, new_hash: &str| Differs {
+        key,
+        stored_hash,
+        new_hash: new_hash.to_string(),
+    };
+    let mut created = false;
+    let zip_key = artifact_key(module, version, ArtifactKind::Zip);
+    let zip_size = match store
+        .put_if_absent(
+            &zip_key,
+            BlobSource::File(parts.zip.to_path_buf()),
+            ArtifactKind::Zip.headers(),
+        )
+        .await?
+    {
+        PutOutcome::Created => {
+            created = true;
+            file_size(parts.zip).await?
         }
-        Ok((stored_hash, size))
-    }
+        PutOutcome::AlreadyExists => {
+            let (stored_hash, size) = hash_stored_zip(store, &zip_key).await?;
+            if stored_hash != parts.zip_hash {
+                return Ok(Err(differs(zip_key, stored_hash, parts.zip_hash)));
+            }
+            size
+        }
+    };
+    let mod_key = artifact_key(module, version, ArtifactKind::Mod);
+    let mod_size = match store
+        .put_if_absent(
+            &mod_key,
+            BlobSource::Bytes(parts.go_mod.clone()),
+            ArtifactKind::Mod.headers(),
+        )
+        .await?
+    {
+        PutOutcome::Created => {
+            created = true;
+            parts.go_mod.len() as u64
+        }
+        PutOutcome::AlreadyExists => {
+            let stored = read_blob(store, &mod_key).await?;
+            let stored_hash = checksum::hash_go_mod(&stored);
+            if stored_hash != parts.mod_hash {
+                return Ok(Err(differs(mod_key, stored_hash, parts.mod_hash)));
+            }
+            stored.len() as u64
+        }
+    };
+    let info_key = artifact_key(module, version, ArtifactKind::Info);
+    let (time, info_size) = match store
+        .put_if_absent(
+            &info_key,
+            BlobSource::Bytes(parts.info.clone()),
+            ArtifactKind::Info.headers(),
+        )
+        .await?
+    {
+        PutOutcome::Created => {
+            created = true;
+            (parts.time.to_string(), parts.info.len() as u64)
+        }
+        PutOutcome::AlreadyExists => {
+            let stored = read_blob(store, &info_key).await?;
+            (info_time(&stored)?, stored.len() as u64)
+        }
+    };
+    Ok(Ok(StoredParts {
+        zip_size,
+        mod_size,
+        info_size,
+        time,
+        created,
+    }))
 }
 
 /// A stored artifact that differs from a fresh, verified download: a 409 for the client, an
@@ -278,7 +355,7 @@ fn check_agrees(download: &Download, zip_hash: &str, mod_hash: &str) -> Result<(
 }
 
 /// The `Time` field of a `.info` body.
-fn info_time(info: &[u8]) -> Result<String> {
+pub(crate) fn info_time(info: &[u8]) -> Result<String> {
     #[derive(serde::Deserialize)]
     struct Info {
         #[serde(rename = "Time", default)]
