@@ -597,8 +597,20 @@ impl Server {
         self.child.id()
     }
 
+    /// The server's log so far. A runtime worker writes its request lines when it runs out of
+    /// work, moments after the response went out; this waits until the log has stopped growing.
     pub fn log(&self) -> String {
-        std::fs::read_to_string(&self.log_path).unwrap_or_default()
+        let read = || std::fs::read_to_string(&self.log_path).unwrap_or_default();
+        let deadline = Instant::now() + Duration::from_secs(2);
+        let mut log = read();
+        loop {
+            std::thread::sleep(Duration::from_millis(20));
+            let now = read();
+            if now.len() == log.len() || Instant::now() >= deadline {
+                return now;
+            }
+            log = now;
+        }
     }
 
     fn wait_until_healthy(&self) {

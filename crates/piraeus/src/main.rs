@@ -40,7 +40,13 @@ fn cli() -> Command {
 fn main() -> ExitCode {
     let matches = cli().get_matches();
     logging::init(settings::given(&matches, &LOG_FORMAT));
-    let runtime = tokio::runtime::Runtime::new().expect("the tokio runtime starts");
+    // Workers hold their routine log lines until they run out of work (see `worker_parking`).
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .on_thread_park(logging::worker_parking)
+        .on_thread_stop(logging::thread_stopping)
+        .build()
+        .expect("the tokio runtime starts");
     let result = match matches.subcommand() {
         Some(("serve", arguments)) => runtime.block_on(serve::run(arguments)),
         Some(("token", arguments)) => runtime.block_on(token::run(arguments)),
