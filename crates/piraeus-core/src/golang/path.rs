@@ -206,13 +206,15 @@ fn split_gopkg_in(path: &str) -> Option<(&str, &str)> {
 /// As in Go, a gopkg.in `.v1` path also accepts old `v0.0.0-` pseudo-versions.
 pub fn check_version_for_path(path: &str, version: &str) -> Result<()> {
     check_module_path(path)?;
-    // A valid version is made of safe characters only; anything else is shown quoted.
-    let shown = if version::is_valid(version) && version.len() <= 80 {
-        version.to_owned()
-    } else {
-        quoted(version)
+    let invalid = |why: String| {
+        // A valid version is made of safe characters only; anything else is shown quoted.
+        let shown = if version::is_valid(version) && version.len() <= 80 {
+            version.to_owned()
+        } else {
+            quoted(version)
+        };
+        Error::invalid(format!("{path}@{shown}: invalid version: {why}"))
     };
-    let invalid = |why: String| Error::invalid(format!("{path}@{shown}: invalid version: {why}"));
     if !version::is_valid(version) {
         return Err(invalid("not a semantic version".into()));
     }

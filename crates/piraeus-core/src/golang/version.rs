@@ -159,7 +159,10 @@ pub(crate) fn canonical(version: &str) -> Option<String> {
 /// Whether `version` is already in canonical form (so `v1.2` and `v1.0.0+build` are not,
 /// but `v2.0.0+incompatible` is).
 pub(crate) fn is_canonical(version: &str) -> bool {
-    canonical(version).as_deref() == Some(version)
+    // `canonical` without building it (every hit asks): nothing to fill in, and no build
+    // metadata but `+incompatible`.
+    parse(version)
+        .is_some_and(|p| p.short.is_empty() && (p.build.is_empty() || p.build == "+incompatible"))
 }
 
 /// Semantic version precedence (semver.Compare). Build metadata is ignored. Invalid versions
@@ -303,7 +306,14 @@ mod tests {
     fn canonical_table() {
         for &(input, out) in TESTS {
             assert_eq!(canonical(input), want(out), "canonical({input:?})");
+            assert_eq!(
+                is_canonical(input),
+                want(out).as_deref() == Some(input),
+                "is_canonical({input:?})"
+            );
         }
+        assert!(is_canonical("v2.0.0+incompatible"));
+        assert!(!is_canonical("v2.0+incompatible"));
     }
 
     #[test]

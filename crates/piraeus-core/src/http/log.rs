@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use axum::extract::Request;
-use axum::http::HeaderValue;
+use axum::http::{HeaderName, HeaderValue};
 use axum::middleware::Next;
 use axum::response::Response;
 
@@ -14,6 +14,9 @@ use super::RequestFacts;
 use super::auth::Client;
 use crate::proxy::CacheOutcome;
 use crate::telemetry::metrics;
+
+/// A constant name costs no allocation per request, unlike a `&str` one.
+const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
 
 tokio::task_local! {
     static REQUEST_ID: String;
@@ -49,7 +52,7 @@ pub(super) async fn log_request(request: Request, next: Next) -> Response {
         .scope(request_id.clone(), next.run(request))
         .await;
     if let Ok(value) = HeaderValue::try_from(&request_id) {
-        response.headers_mut().insert("x-request-id", value);
+        response.headers_mut().insert(REQUEST_ID_HEADER, value);
     }
     let facts = response.extensions().get::<RequestFacts>().copied();
     let route = facts.map_or("health", |f| f.route);
