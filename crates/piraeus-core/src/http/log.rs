@@ -46,14 +46,11 @@ fn next_request_id() -> String {
 pub(super) async fn log_request(request: Request, next: Next) -> Response {
     let started = Instant::now();
     let request_id = next_request_id();
+    let header = HeaderValue::try_from(&request_id).expect("hex digits and a dash");
     let method = request.method().clone();
     let path = request.uri().path().chars().take(512).collect::<String>();
-    let mut response = REQUEST_ID
-        .scope(request_id.clone(), next.run(request))
-        .await;
-    if let Ok(value) = HeaderValue::try_from(&request_id) {
-        response.headers_mut().insert(REQUEST_ID_HEADER, value);
-    }
+    let mut response = REQUEST_ID.scope(request_id, next.run(request)).await;
+    let request_id = header.to_str().expect("hex digits and a dash");
     let facts = response.extensions().get::<RequestFacts>().copied();
     let route = facts.map_or("health", |f| f.route);
     let cache = facts
@@ -101,5 +98,6 @@ pub(super) async fn log_request(request: Request, next: Next) -> Response {
         duration_ms,
         "request"
     );
+    response.headers_mut().insert(REQUEST_ID_HEADER, header);
     response
 }

@@ -353,12 +353,12 @@ impl Proxy {
         kind: ArtifactKind,
         range: Option<Range<u64>>,
     ) -> Result<Artifact> {
-        let key = artifact_key(&record.module, &record.version, kind);
         let size = artifact_size(record, kind);
         if kind != ArtifactKind::Zip && size <= SMALL_ARTIFACT_MAX {
             let bytes = match self.hits.body(record, kind) {
                 Some(bytes) => bytes,
                 None => {
+                    let key = artifact_key(&record.module, &record.version, kind);
                     let bytes = crate::fetch::ingest::read_blob(self.store.as_ref(), &key)
                         .await
                         .map_err(|error| indexed_but_missing(&key, error))?;
@@ -380,6 +380,7 @@ impl Proxy {
                 None => bytes,
             }));
         }
+        let key = artifact_key(&record.module, &record.version, kind);
         let too_large = kind == ArtifactKind::Zip
             && self
                 .settings
