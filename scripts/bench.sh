@@ -28,7 +28,7 @@
 #        nginx, go, git, curl)
 # Knobs (environment variables):
 #   DURATION=10      seconds of each wrk run (each side, each of .info, .mod, .zip)
-#   LOAD_RUNS=1      wrk runs per side and path, alternating Piraeus and nginx; medians reported
+#   LOAD_RUNS=3      wrk runs per side and path, alternating Piraeus and nginx; medians reported
 #   RUNS=3           go mod download runs per module and proxy, cold and warm; medians reported
 #   HITS=200         sequential requests per path for the unloaded latency
 #   SMALL_MB=7       size of the first bench module's incompressible file (its zip is the one
@@ -38,11 +38,11 @@
 #   KEEP=1           keep the temp directory (logs, wrk output, data) for inspection
 #   NGINX=PATH       the nginx binary (default: nginx on PATH, else /usr/sbin/nginx)
 #   CARGO=cargo      the cargo that builds the release binary
-# With the defaults the measuring takes about 2.5 minutes once the release binary is built.
+# With the defaults the measuring takes about 6 minutes once the release binary is built.
 set -euo pipefail
 
 DURATION=${DURATION:-10}
-LOAD_RUNS=${LOAD_RUNS:-1}
+LOAD_RUNS=${LOAD_RUNS:-3}
 RUNS=${RUNS:-3}
 HITS=${HITS:-200}
 SMALL_MB=${SMALL_MB:-7}
@@ -330,19 +330,34 @@ find_nginx_workers() {
     mapfile -t NGINX_WORKERS < <(grep -l "^PPid:[[:space:]]*$NGINX_PID\$" /proc/[0-9]*/status 2>/dev/null | cut -d/ -f3)
 }
 
+# cpu_ticks PID...: the user and system clock ticks the processes (all their threads) have used.
+cpu_ticks() {
+    local pid total=0
+    for pid in "$@"; do
+        total=$((total + $(awk '{ print $14 + $15 }' "/proc/$pid/stat")))
+    done
+    echo "$total"
+}
+CLOCK_TICKS=$(getconf CLK_TCK)
+
 # wrk_run NAME URL CONNS: one wrk run (after a 1 s warm-up that is not counted); prints
-# "req/s p50_ms p99_ms requests errors", errors counting non-2xx answers and socket errors.
+# "req/s p50_ms p99_ms requests errors cpu_us", errors counting non-2xx answers and socket
+# errors, cpu_us the CPU time the processes in CPU_PIDS spent per request during the run (the
+# steadier comparison on a shared machine: throughput moves with whatever else runs).
+CPU_PIDS=()
 wrk_run() {
-    local name=$1 url=$2 conns=$3 out=$TMP/wrk/$1.txt
+    local name=$1 url=$2 conns=$3 out=$TMP/wrk/$1.txt ticks_before ticks_after
     shift 3
     timeout 60 wrk -t"$WRK_THREADS" -c"$conns" -d1s --timeout 10s "$@" "$url" >/dev/null 2>&1 || true
+    ticks_before=$(cpu_ticks "${CPU_PIDS[@]}")
     if ! timeout $((DURATION + 60)) wrk -t"$WRK_THREADS" -c"$conns" -d"${DURATION}s" --timeout 10s \
         --latency "$@" "$url" >"$out" 2>&1; then
         echo "bench: wrk against $url failed:" >&2
         cat "$out" >&2
         exit 1
     fi
-    awk '
+    ticks_after=$(cpu_ticks "${CPU_PIDS[@]}")
+    awk -v ticks=$((ticks_after - ticks_before)) -v hz="$CLOCK_TICKS" '
         function ms(v) {
             if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000;
             if (v ~ /m$/) return v * 60000; return v * 3600000
@@ -353,7 +368,7 @@ wrk_run() {
         / requests in / { n = $1 }
         /Non-2xx or 3xx responses:/ { errors += $NF }
         /Socket errors:/ { gsub(",", ""); errors += $4 + $6 + $8 + $10 }
-        END { printf "%s %s %s %s %d", rps, p50, p99, n, errors }' "$out"
+        END { printf "%s %s %s %s %d %.1f", rps, p50, p99, n, errors, (n > 0 ? ticks / hz * 1e6 / n : 0) }' "$out"
 }
 
 # A row of the final table: measurement, Piraeus, reference, ratio, goal, met?
@@ -474,20 +489,27 @@ load() {
     local kind=$1 conns=$2 side base r result out what
     for r in $(seq 1 "$LOAD_RUNS"); do
         for side in piraeus nginx; do
-            base=$URL
-            [[ $side == nginx ]] && base=$NGINX_URL
+            base=$URL CPU_PIDS=("$SERVER_PID")
+            [[ $side == nginx ]] && base=$NGINX_URL CPU_PIDS=("$NGINX_PID" "${NGINX_WORKERS[@]}")
             echo "bench: wrk ${DURATION}s, $conns connections, .$kind from $side (run $r of $LOAD_RUNS)" >&2
             result=$(wrk_run "$kind-$side-$r" "$base/$SMALL/@v/$VERSION.$kind" "$conns")
             read -r -a out <<<"$result"
             LOAD[$side,$kind,rps]+=" ${out[0]}"
             LOAD[$side,$kind,p50]+=" ${out[1]}"
             LOAD[$side,$kind,p99]+=" ${out[2]}"
+            LOAD[$side,$kind,cpu]+=" ${out[5]}"
             LOAD[$side,$kind,requests]=$((${LOAD[$side,$kind,requests]:-0} + out[3]))
             LOAD[$side,$kind,errors]=$((${LOAD[$side,$kind,errors]:-0} + out[4]))
         done
     done
+    # Each run of Piraeus is next to a run of nginx: the ratio within each pair, beside the
+    # ratio of the medians, shows how much of a difference is the machine drifting.
+    # shellcheck disable=SC2086 # lists of numbers
+    detail ".$kind req/s: piraeus${LOAD[piraeus,$kind,rps]}; nginx${LOAD[nginx,$kind,rps]}; per pair $(paste -d' ' \
+        <(printf '%s\n' ${LOAD[piraeus,$kind,rps]}) <(printf '%s\n' ${LOAD[nginx,$kind,rps]}) |
+        awk '{ printf "%s%.2fx", (NR > 1 ? " " : ""), $1 / $2 }')"
     for side in piraeus nginx; do
-        for what in rps p50 p99; do
+        for what in rps p50 p99 cpu; do
             # shellcheck disable=SC2086 # a list of numbers
             LOAD[$side,$kind,$what]=$(median ${LOAD[$side,$kind,$what]})
         done
@@ -530,8 +552,10 @@ TOKEN_PID=$SERVER_PID TOKEN_URL=$URL
 TOKEN_RPS=() PLAIN_RPS=()
 for r in $(seq 1 "$LOAD_RUNS"); do
     echo "bench: wrk ${DURATION}s, $META_CONNS connections, .info from piraeus with and without a client token (run $r of $LOAD_RUNS)" >&2
+    CPU_PIDS=("$PLAIN_PID")
     read -r -a out <<<"$(wrk_run "info-plain-$r" "$PLAIN_URL/$SMALL/@v/$VERSION.info" "$META_CONNS")"
     PLAIN_RPS+=("${out[0]}")
+    CPU_PIDS=("$TOKEN_PID")
     read -r -a out <<<"$(wrk_run "info-token-$r" "$TOKEN_URL/$SMALL/@v/$VERSION.info" "$META_CONNS" \
         -H "Authorization: Basic $CREDENTIALS")"
     TOKEN_RPS+=("${out[0]}")
@@ -563,6 +587,9 @@ for kind in info mod zip; do
         "$(fmt "${LOAD[piraeus,$kind,p50]}" '%.2f') / $(fmt "${LOAD[piraeus,$kind,p99]}" '%.2f')" \
         "$(fmt "${LOAD[nginx,$kind,p50]}" '%.2f') / $(fmt "${LOAD[nginx,$kind,p99]}" '%.2f')" \
         "$(ratio "${LOAD[piraeus,$kind,p99]}" "${LOAD[nginx,$kind,p99]}")x p99" "-" "-"
+    row "$label: CPU us per request" "$(fmt "${LOAD[piraeus,$kind,cpu]}" '%.1f')" \
+        "$(fmt "${LOAD[nginx,$kind,cpu]}" '%.1f') nginx" \
+        "$(ratio "${LOAD[piraeus,$kind,cpu]}" "${LOAD[nginx,$kind,cpu]}")x" "-" "-"
 done
 for kind in info mod; do
     read -r pm pp <<<"${LAT[piraeus,$kind]}"
