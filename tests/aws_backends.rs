@@ -228,12 +228,7 @@ fn serve_on_s3_and_dynamodb_matches_direct() {
     let sandbox = Sandbox::new();
     let moto = Moto::start();
     provision(&sandbox, &moto);
-    let repo = sandbox.module("cloud.git");
-    repo.commit("one");
-    repo.tag("v1.0.0-RC1");
-    repo.write("cloud.go", "package cloud\n\nconst Two = 2\n");
-    repo.commit("two");
-    repo.tag("v1.0.0");
+    sandbox.module_at_two_tags("cloud.git", ["v1.0.0-RC1", "v1.0.0"]);
 
     let environment = moto.environment();
     let server = sandbox.start_server_with(

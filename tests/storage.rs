@@ -3,13 +3,7 @@
 use crate::common::{Sandbox, invocations};
 
 fn tagged_repo(sandbox: &Sandbox) -> crate::common::Repo {
-    let repo = sandbox.module("pinned.git");
-    repo.commit("one");
-    repo.tag("v1.0.0");
-    repo.write("pinned.go", "package pinned\n\nconst Two = 2\n");
-    repo.commit("two");
-    repo.tag("v1.1.0");
-    repo
+    sandbox.module_at_two_tags("pinned.git", ["v1.0.0", "v1.1.0"])
 }
 
 #[test]

@@ -81,12 +81,7 @@ impl Sandbox {
     /// The repository of module `example.test/{name}` with its go.mod and one Go file,
     /// `{package}.go` (the package named after the repository), ready to commit and tag.
     pub fn module(&self, name: &str) -> Repo {
-        let package: String = name
-            .trim_end_matches(".git")
-            .chars()
-            .filter(char::is_ascii_alphanumeric)
-            .collect::<String>()
-            .to_lowercase();
+        let package = package_name(name);
         let repo = self.repo(name);
         repo.write("go.mod", go_mod(&format!("example.test/{name}")))
             .write(&format!("{package}.go"), format!("package {package}\n"));
@@ -95,12 +90,23 @@ impl Sandbox {
 
     /// `example.test/alpha.git` tagged v1.0.0, then v1.1.0 (which adds `const Two`).
     pub fn alpha_at_two_versions(&self) {
-        let alpha = self.module("alpha.git");
-        alpha.commit("one");
-        alpha.tag("v1.0.0");
-        alpha.write("alpha.go", "package alpha\n\nconst Two = 2\n");
-        alpha.commit("two");
-        alpha.tag("v1.1.0");
+        self.module_at_two_tags("alpha.git", ["v1.0.0", "v1.1.0"]);
+    }
+
+    /// The repository of module `example.test/{name}` with its first commit tagged `tags[0]`
+    /// and a second one, which adds `const Two`, tagged `tags[1]`.
+    pub fn module_at_two_tags(&self, name: &str, tags: [&str; 2]) -> Repo {
+        let repo = self.module(name);
+        repo.commit("one");
+        repo.tag(tags[0]);
+        let package = package_name(name);
+        repo.write(
+            &format!("{package}.go"),
+            format!("package {package}\n\nconst Two = 2\n"),
+        );
+        repo.commit("two");
+        repo.tag(tags[1]);
+        repo
     }
 
     /// A go client with its own empty module cache.
@@ -936,4 +942,13 @@ impl Drop for Moto {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The Go package name `Sandbox::module` gives repository `name`.
+fn package_name(name: &str) -> String {
+    name.trim_end_matches(".git")
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .collect::<String>()
+        .to_lowercase()
 }
