@@ -44,7 +44,6 @@ fn main() -> ExitCode {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .on_thread_park(logging::worker_parking)
-        .on_thread_stop(logging::thread_stopping)
         .build()
         .expect("the tokio runtime starts");
     let result = match matches.subcommand() {

@@ -68,6 +68,7 @@ impl Batch {
     }
 }
 
+/// A worker that stops (the runtime shutting down) writes what it held as its thread-locals go.
 impl Drop for Batch {
     fn drop(&mut self) {
         self.write_out();
@@ -93,17 +94,6 @@ pub fn worker_parking() {
                     lines: Vec::with_capacity(BATCH_BYTES),
                 })
             }
-        }
-    });
-}
-
-/// For tokio's `on_thread_stop`: writes what this thread holds.
-pub fn thread_stopping() {
-    let _ = BATCH.try_with(|batch| {
-        if let Ok(mut batch) = batch.try_borrow_mut()
-            && let Some(batch) = batch.as_mut()
-        {
-            batch.write_out();
         }
     });
 }
@@ -181,4 +171,43 @@ pub fn init(format: LogFormat) {
         .event_format(Lines(format))
         .fmt_fields(Lines(format))
         .init();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn held() -> usize {
+        BATCH.with(|batch| batch.borrow().as_ref().map_or(0, |batch| batch.lines.len()))
+    }
+
+    #[test]
+    fn a_worker_holds_routine_lines_until_it_parks_and_never_holds_a_warning() {
+        std::thread::spawn(|| {
+            LogWriter::Batched.write_all(b"").unwrap();
+            assert_eq!(held(), 0, "a thread that never parked writes at once");
+            worker_parking();
+            LogWriter::Batched.write_all(b"held\n").unwrap();
+            assert_eq!(held(), 5, "a worker holds a routine line");
+            LogWriter::Direct.write_all(b"").unwrap();
+            assert_eq!(held(), 0, "a warning first writes what was held");
+            LogWriter::Batched.write_all(b"held\n").unwrap();
+            worker_parking();
+            assert_eq!(held(), 0, "parking writes what was held");
+            LogWriter::Batched
+                .write_all(&vec![b' '; BATCH_BYTES])
+                .unwrap();
+            assert_eq!(held(), 0, "a full batch is written without waiting to park");
+        })
+        .join()
+        .unwrap();
+    }
+
+    #[test]
+    fn info_and_more_verbose_levels_are_batched_warnings_and_errors_are_not() {
+        // make_writer_for relies on tracing ordering levels by verbosity.
+        assert!(tracing::Level::DEBUG > tracing::Level::INFO);
+        assert!(tracing::Level::WARN < tracing::Level::INFO);
+        assert!(tracing::Level::ERROR < tracing::Level::INFO);
+    }
 }
