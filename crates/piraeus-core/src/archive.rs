@@ -262,9 +262,7 @@ async fn import_one(
     record: &StoredVersion,
 ) -> Result<Imported> {
     let (module, version) = (record.module.as_str(), record.version.as_str());
-    if let Err(error) =
-        path::check_module_path(module).and_then(|()| path::check_version_for_path(module, version))
-    {
+    if let Err(error) = path::check_version_for_path(module, version) {
         return Ok(Imported::Refused(error.message().to_string()));
     }
     let zip_key = artifact_key(module, version, ArtifactKind::Zip);

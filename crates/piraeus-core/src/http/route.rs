@@ -2,6 +2,8 @@
 //! has passed Go's module path and version rules, so it is safe as a storage key and as a go
 //! command argument.
 
+use std::borrow::Cow;
+
 use crate::error::{Error, ErrorKind, Result};
 use crate::golang::path;
 use crate::golang::version;
@@ -91,7 +93,7 @@ pub fn parse(raw_path: &str) -> Result<Route> {
     };
     let version = path::unescape(escaped_version)?;
     if version::is_canonical(&version) {
-        match path::check_version_for_path(&module, &version) {
+        match path::check_version_fits(&module, &version) {
             Ok(()) => {
                 return Ok(Route::Artifact {
                     module,
@@ -127,7 +129,7 @@ pub fn parse(raw_path: &str) -> Result<Route> {
 /// `+incompatible` version the go command would resolve it to.
 fn may_be_incompatible(module: &str, version: &str) -> bool {
     !version.contains('+')
-        && path::check_version_for_path(module, &format!("{version}+incompatible")).is_ok()
+        && path::check_version_fits(module, &format!("{version}+incompatible")).is_ok()
 }
 
 fn decode_module(escaped: &str) -> Result<String> {
@@ -137,28 +139,34 @@ fn decode_module(escaped: &str) -> Result<String> {
 }
 
 /// Strict percent-decoding: every `%` must start a two-digit hex escape, the result must be
-/// UTF-8, and control characters (NUL among them) are refused.
-pub(crate) fn percent_decode(raw: &str) -> Result<String> {
-    let bytes = raw.as_bytes();
-    let mut decoded = Vec::with_capacity(bytes.len());
-    let mut position = 0;
-    while position < bytes.len() {
-        if bytes[position] == b'%' {
-            let hex = bytes
-                .get(position + 1..position + 3)
-                .and_then(|pair| std::str::from_utf8(pair).ok());
-            let Some(byte) = hex.and_then(|pair| u8::from_str_radix(pair, 16).ok()) else {
-                return Err(Error::invalid("malformed percent-escape in path"));
-            };
-            decoded.push(byte);
-            position += 3;
-        } else {
-            decoded.push(bytes[position]);
-            position += 1;
+/// UTF-8, and control characters (NUL among them) are refused. A path without escapes, as
+/// nearly every request's is, is borrowed rather than copied.
+pub(crate) fn percent_decode(raw: &str) -> Result<Cow<'_, str>> {
+    let decoded = if raw.contains('%') {
+        let bytes = raw.as_bytes();
+        let mut decoded = Vec::with_capacity(bytes.len());
+        let mut position = 0;
+        while position < bytes.len() {
+            if bytes[position] == b'%' {
+                let hex = bytes
+                    .get(position + 1..position + 3)
+                    .and_then(|pair| std::str::from_utf8(pair).ok());
+                let Some(byte) = hex.and_then(|pair| u8::from_str_radix(pair, 16).ok()) else {
+                    return Err(Error::invalid("malformed percent-escape in path"));
+                };
+                decoded.push(byte);
+                position += 3;
+            } else {
+                decoded.push(bytes[position]);
+                position += 1;
+            }
         }
-    }
-    let decoded =
-        String::from_utf8(decoded).map_err(|_| Error::invalid("path is not valid UTF-8"))?;
+        Cow::Owned(
+            String::from_utf8(decoded).map_err(|_| Error::invalid("path is not valid UTF-8"))?,
+        )
+    } else {
+        Cow::Borrowed(raw)
+    };
     if decoded.chars().any(char::is_control) {
         return Err(Error::invalid("path contains control characters"));
     }
@@ -276,6 +284,9 @@ mod tests {
             "/example.com/m/@v/..%2f..%2fetc%2fpasswd.info",
             "/example.com/m/@v/v1.0.0%00.info",
             "/example.com/m%00/@v/list",
+            // Not escaped, so not copied by the decoder: still checked.
+            "/example.com/m\x01/@v/list",
+            "/example.com/m/@v/v1.0.0\x7f.info",
             "/-flag.com/m/@v/list",
             "/example.com/m/@v/-exec.info",
             "/example.com/m/@v/--upload-pack=x.info",
@@ -297,6 +308,15 @@ mod tests {
                 "{path:?} gave {error:?}"
             );
         }
+    }
+
+    #[test]
+    fn unescaped_paths_are_borrowed() {
+        assert!(matches!(
+            percent_decode("/example.com/m/@v/list"),
+            Ok(Cow::Borrowed(_))
+        ));
+        assert_eq!(percent_decode("/a%2Fb").unwrap(), "/a/b");
     }
 
     #[test]
