@@ -7,12 +7,12 @@
 //! - human: `<timestamp> <LEVEL> <span>{<fields>}: <target>: <message> key=value …`, strings
 //!   quoted as `Debug` quotes them.
 
+use std::cell::Cell;
 use std::fmt::{self, Write};
 
 use tracing::field::{Field, Visit};
 use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::fmt::format::Writer;
-use tracing_subscriber::fmt::time::{FormatTime, SystemTime};
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields, FormattedFields};
 use tracing_subscriber::registry::LookupSpan;
 
@@ -61,7 +61,7 @@ where
         match self.0 {
             LogFormat::Json => {
                 writer.write_str("{\"timestamp\":\"")?;
-                SystemTime.format_time(&mut writer)?;
+                timestamp(&mut writer)?;
                 write!(writer, "\",\"level\":\"{}\"", metadata.level())?;
                 let mut fields = Fields::new(&mut writer, LogFormat::Json, true);
                 event.record(&mut fields);
@@ -91,7 +91,7 @@ where
                 writer.write_str("}\n")
             }
             LogFormat::Human => {
-                SystemTime.format_time(&mut writer)?;
+                timestamp(&mut writer)?;
                 writer.write_char(' ')?;
                 level(&mut writer, metadata.level())?;
                 writer.write_char(' ')?;
@@ -115,6 +115,33 @@ where
             }
         }
     }
+}
+
+/// The time as RFC 3339 in UTC with microseconds, as tracing-subscriber writes it
+/// (`2026-11-22T00:54:25.038522Z`). Lines come thousands a second: each thread formats the
+/// date and time of day once per second and appends the microseconds.
+fn timestamp(writer: &mut impl Write) -> fmt::Result {
+    thread_local! {
+        static SECOND: Cell<(u64, [u8; 19])> = const { Cell::new((u64::MAX, [0; 19])) };
+    }
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let (second, mut text) = SECOND.get();
+    if second != now.as_secs() {
+        let whole = std::time::UNIX_EPOCH + std::time::Duration::from_secs(now.as_secs());
+        let formatted = humantime::format_rfc3339_seconds(whole).to_string();
+        text.copy_from_slice(&formatted.as_bytes()[..19]);
+        SECOND.set((now.as_secs(), text));
+    }
+    let mut micros = now.subsec_micros();
+    let mut fraction = *b".000000Z";
+    for digit in fraction[1..7].iter_mut().rev() {
+        *digit = b'0' + (micros % 10) as u8;
+        micros /= 10;
+    }
+    writer.write_str(std::str::from_utf8(&text).map_err(|_| fmt::Error)?)?;
+    writer.write_str(std::str::from_utf8(&fraction).map_err(|_| fmt::Error)?)
 }
 
 /// The level, right-aligned to five characters, coloured on a terminal as tracing colours it.
@@ -181,7 +208,8 @@ impl<'a, 'w> Fields<'a, 'w> {
                     if continued {
                         self.writer.write_char(' ')?;
                     }
-                    write!(self.writer, "{name}=")?;
+                    self.writer.write_str(name)?;
+                    self.writer.write_char('=')?;
                 }
             }
             value(self.writer, self.style)
@@ -195,7 +223,7 @@ impl Visit for Fields<'_, '_> {
         self.field(field, |writer, style| match style {
             _ if bare => writer.write_str(value),
             LogFormat::Json => json_string(writer, value),
-            LogFormat::Human => write!(writer, "{value:?}"),
+            LogFormat::Human => debug_quoted(writer, value),
         });
     }
 
@@ -209,9 +237,10 @@ impl Visit for Fields<'_, '_> {
 
     fn record_f64(&mut self, field: &Field, value: f64) {
         self.field(field, |writer, style| match style {
+            _ if value.is_finite() => writer.write_str(ryu::Buffer::new().format_finite(value)),
             // JSON has no NaN or infinity.
-            LogFormat::Json if !value.is_finite() => writer.write_str("null"),
-            _ => write!(writer, "{value}"),
+            LogFormat::Json => writer.write_str("null"),
+            LogFormat::Human => write!(writer, "{value}"),
         });
     }
 
@@ -228,6 +257,21 @@ impl Visit for Fields<'_, '_> {
             }
             LogFormat::Human => write!(writer, "{value:?}"),
         });
+    }
+}
+
+/// `text` quoted as `Debug` quotes it. Most strings need no escape, and then copying them
+/// between quotes is far cheaper than `Debug`'s character-by-character escaping.
+fn debug_quoted(writer: &mut impl Write, text: &str) -> fmt::Result {
+    if text
+        .bytes()
+        .all(|byte| (b' '..=b'~').contains(&byte) && byte != b'"' && byte != b'\\')
+    {
+        writer.write_char('"')?;
+        writer.write_str(text)?;
+        writer.write_char('"')
+    } else {
+        write!(writer, "{text:?}")
     }
 }
 
@@ -372,5 +416,37 @@ mod tests {
             ),
             "{second}"
         );
+    }
+
+    #[test]
+    fn timestamps_are_rfc3339_with_microseconds() {
+        for _ in 0..3 {
+            let mut text = String::new();
+            timestamp(&mut text).unwrap();
+            assert_eq!(text.len(), "2026-11-22T00:54:25.038522Z".len(), "{text}");
+            let parsed = humantime::parse_rfc3339(&text).unwrap();
+            let off = std::time::SystemTime::now()
+                .duration_since(parsed)
+                .unwrap_or_default();
+            assert!(off < std::time::Duration::from_secs(2), "{text}");
+        }
+    }
+
+    #[test]
+    fn quoting_matches_debug() {
+        for text in [
+            "plain",
+            "",
+            "a b/c@v1.0.0",
+            "q\"uote",
+            "back\\slash",
+            "nl\n",
+            "é",
+            "\u{1}",
+        ] {
+            let mut quoted = String::new();
+            debug_quoted(&mut quoted, text).unwrap();
+            assert_eq!(quoted, format!("{text:?}"));
+        }
     }
 }
