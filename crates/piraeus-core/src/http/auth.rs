@@ -7,12 +7,9 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use super::{NO_STORE, RequestFacts, TEXT};
+use super::log::{self, RequestFacts};
+use super::{NO_STORE, TEXT};
 use crate::auth::{Authenticator, CHALLENGE};
-
-/// The token a request was allowed with.
-#[derive(Clone)]
-pub(super) struct Client(pub Arc<str>);
 
 /// The same answer whatever was wrong and whether or not the module exists, so it tells an
 /// outsider nothing.
@@ -26,14 +23,13 @@ pub(super) async fn require_token(
         .get(header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok());
     if let Some(name) = authenticator.allows(authorization) {
-        let mut response = next.run(request).await;
         // For the request log: which token was used (to see an old one is unused before
         // revoking it).
-        response.extensions_mut().insert(Client(name));
-        return response;
+        log::note_client(name);
+        return next.run(request).await;
     }
     let challenge = HeaderValue::from_static(CHALLENGE);
-    let mut response = (
+    let response = (
         StatusCode::UNAUTHORIZED,
         [
             (header::WWW_AUTHENTICATE, challenge),
@@ -43,7 +39,7 @@ pub(super) async fn require_token(
         "unauthorized: missing or wrong credentials\n",
     )
         .into_response();
-    response.extensions_mut().insert(RequestFacts {
+    log::note(RequestFacts {
         route: "unauthorized",
         outcome: None,
     });

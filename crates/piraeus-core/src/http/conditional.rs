@@ -4,44 +4,11 @@
 //! interrupted zip download resumes with `Range` and gets `206` with the rest.
 
 use std::ops::Range;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use axum::http::{HeaderMap, HeaderValue, header};
 
-use crate::index::StoredVersion;
-use crate::proxy::artifact::ArtifactKind;
-
-/// An artifact's validators, as sent and as compared.
-pub(super) struct Validators {
-    /// The quoted entity tag, e.g. `"h1:…"`.
-    pub etag: HeaderValue,
-    pub last_modified: HeaderValue,
-    /// `Last-Modified` in whole seconds, which is all an HTTP date carries.
-    modified: SystemTime,
-}
-
-impl Validators {
-    /// The zip and go.mod are tagged by their own `h1:` sums. An entity tag only has to differ
-    /// between different bytes at one URL, and a version's `.info` never changes, so it takes
-    /// the zip's sum with a prefix of its own.
-    pub fn of(record: &StoredVersion, kind: ArtifactKind) -> Self {
-        let tag = match kind {
-            ArtifactKind::Zip => format!("\"{}\"", record.zip_hash),
-            ArtifactKind::Mod => format!("\"{}\"", record.mod_hash),
-            ArtifactKind::Info => format!("\"info-{}\"", record.zip_hash),
-        };
-        let seconds = u64::try_from(record.fetched_at / 1000).unwrap_or(0);
-        let modified = UNIX_EPOCH + Duration::from_secs(seconds);
-        Self {
-            // Sums are base64 and `h1:`: always a valid header value; a damaged record
-            // gets a tag that matches nothing rather than a failed response.
-            etag: HeaderValue::try_from(tag).unwrap_or(HeaderValue::from_static("\"-\"")),
-            last_modified: HeaderValue::try_from(httpdate::fmt_http_date(modified))
-                .expect("an HTTP date is a valid header value"),
-            modified,
-        }
-    }
-}
+use crate::proxy::artifact::Validators;
 
 /// What a request for an artifact of `length` bytes asks for, given its headers.
 #[derive(Debug, PartialEq, Eq)]
@@ -186,6 +153,8 @@ fn parse_range(value: &[u8], length: u64) -> RangeRequest {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::index::StoredVersion;
+    use crate::proxy::artifact::ArtifactKind;
 
     fn record() -> StoredVersion {
         StoredVersion {

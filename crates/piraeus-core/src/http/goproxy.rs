@@ -7,7 +7,7 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::Response;
 
-use super::conditional::{self, Validators, Wanted};
+use super::conditional::{self, Wanted};
 use super::reply::{Reply, ReplyBody, StoredParts};
 use super::route::{self, Route};
 use super::{JSON, NO_STORE, TEXT, error_response, max_age, only_get_and_head};
@@ -134,11 +134,11 @@ async fn artifact(
     method: &Method,
 ) -> Result<Reply, Error> {
     let Served {
-        value: record,
+        value: ready,
         outcome,
     } = proxy.ready(module, version).await?;
-    let validators = Validators::of(&record, kind);
-    let length = artifact_size(&record, kind);
+    let validators = ready.validators(kind);
+    let length = artifact_size(&ready.record, kind);
     let mut range = None;
     let body = match conditional::evaluate(headers, &validators, length, method == Method::GET) {
         Wanted::NotModified => ReplyBody::NotModified,
@@ -147,7 +147,7 @@ async fn artifact(
             if let Wanted::Partial(part) = wanted {
                 range = Some(part);
             }
-            match proxy.open(&record, kind, range.clone()).await? {
+            match proxy.open(&ready.record, kind, range.clone()).await? {
                 Artifact::Bytes(bytes) => ReplyBody::Bytes(bytes),
                 Artifact::Blob(blob) => ReplyBody::Blob(blob),
                 // The URL expires; the next request (from S3 through CloudFront) gets the zip

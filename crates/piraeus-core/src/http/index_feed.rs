@@ -19,7 +19,8 @@ use axum::http::{Uri, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
-use super::{JSON, NO_STORE, RequestFacts, error_response};
+use super::log::{self, RequestFacts};
+use super::{JSON, NO_STORE, error_response};
 use crate::error::Error;
 use crate::index::{FeedCursor, StoredVersion};
 use crate::proxy::Proxy;
@@ -44,7 +45,7 @@ pub(super) async fn index_feed(State(proxy): State<Arc<Proxy>>, uri: Uri) -> Res
     for record in &page {
         body.push_str(&entry_line(record));
     }
-    let mut response = (
+    let response = (
         [
             (header::CONTENT_TYPE, JSON),
             // New versions are stored at any moment: never cache a page.
@@ -53,7 +54,7 @@ pub(super) async fn index_feed(State(proxy): State<Arc<Proxy>>, uri: Uri) -> Res
         body,
     )
         .into_response();
-    response.extensions_mut().insert(RequestFacts {
+    log::note(RequestFacts {
         route: ROUTE,
         outcome: None,
     });

@@ -1,30 +1,60 @@
 //! One log line, and one metric, per request, under a request id that the response carries
 //! (`x-request-id`, and the body of a 5xx) so a user's report leads to the log line.
 
-use std::sync::LazyLock;
+use std::cell::{Cell, RefCell};
+use std::pin::pin;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, LazyLock};
 use std::time::Instant;
 
 use axum::extract::Request;
 use axum::http::{HeaderName, HeaderValue};
 use axum::middleware::Next;
 use axum::response::Response;
+use bytes::Bytes;
 
-use super::RequestFacts;
-use super::auth::Client;
 use crate::proxy::CacheOutcome;
 use crate::telemetry::metrics;
 
 /// A constant name costs no allocation per request, unlike a `&str` one.
 const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
 
+/// Recorded by handlers for the request log ([`note`]).
+#[derive(Clone, Copy)]
+pub(super) struct RequestFacts {
+    pub route: &'static str,
+    pub outcome: Option<CacheOutcome>,
+}
+
+/// The request being answered on this task. Handlers note their facts here rather than in the
+/// response's extensions, whose map costs three allocations on every hit.
+struct Current {
+    id: HeaderValue,
+    facts: Cell<Option<RequestFacts>>,
+    /// The name of the token the request was allowed with.
+    client: RefCell<Option<Arc<str>>>,
+}
+
 tokio::task_local! {
-    static REQUEST_ID: String;
+    static CURRENT: Current;
 }
 
 /// The id of the request being answered on this task, if any.
 pub(crate) fn request_id() -> Option<String> {
-    REQUEST_ID.try_with(Clone::clone).ok()
+    CURRENT
+        .try_with(|current| current.id.to_str().ok().map(str::to_owned))
+        .ok()
+        .flatten()
+}
+
+/// Records what the request log says about the request being answered on this task.
+pub(super) fn note(facts: RequestFacts) {
+    let _ = CURRENT.try_with(|current| current.facts.set(Some(facts)));
+}
+
+/// Records which token the request being answered on this task was allowed with.
+pub(super) fn note_client(name: Arc<str>) {
+    let _ = CURRENT.try_with(|current| *current.client.borrow_mut() = Some(name));
 }
 
 /// Unique across instances (a random prefix per process) and cheap (a counter per request).
@@ -45,22 +75,33 @@ fn next_request_id() -> String {
 /// One log line per request: request id, route, status, cache outcome, duration.
 pub(super) async fn log_request(request: Request, next: Next) -> Response {
     let started = Instant::now();
-    let request_id = next_request_id();
-    let header = HeaderValue::try_from(&request_id).expect("hex digits and a dash");
+    // The id's own buffer becomes the header value: no copy.
+    let id = HeaderValue::from_maybe_shared(Bytes::from(next_request_id()))
+        .expect("hex digits and a dash");
     let method = request.method().clone();
-    let path = request.uri().path().chars().take(512).collect::<String>();
-    let mut response = REQUEST_ID.scope(request_id, next.run(request)).await;
-    let request_id = header.to_str().expect("hex digits and a dash");
-    let facts = response.extensions().get::<RequestFacts>().copied();
+    // A parsed URI shares the connection's read buffer: keeping it costs no copy of the path.
+    let uri = request.uri().clone();
+    let current = Current {
+        id,
+        facts: Cell::new(None),
+        client: RefCell::new(None),
+    };
+    let mut scoped = pin!(CURRENT.scope(current, next.run(request)));
+    let mut response = scoped.as_mut().await;
+    let Current { id, facts, client } = scoped
+        .take_value()
+        .expect("the scope returns its value once done");
+    let request_id = id.to_str().expect("hex digits and a dash");
+    let path = truncated(uri.path(), 512);
+    let facts = facts.get();
     let route = facts.map_or("health", |f| f.route);
     let cache = facts
         .and_then(|f| f.outcome)
         .map_or("-", CacheOutcome::as_str);
-    let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
-    let client = response
-        .extensions()
-        .get::<Client>()
-        .map_or("-", |client| &*client.0);
+    // Whole microseconds: finer is noise, and a short number is cheaper to write.
+    let duration_ms = started.elapsed().as_micros() as f64 / 1000.0;
+    let client = client.into_inner();
+    let client = client.as_deref().unwrap_or("-");
     if let Some(facts) = facts {
         let outcome = match facts.outcome {
             _ if response.status().as_u16() >= 400 => "error",
@@ -98,6 +139,15 @@ pub(super) async fn log_request(request: Request, next: Next) -> Response {
         duration_ms,
         "request"
     );
-    response.headers_mut().insert(REQUEST_ID_HEADER, header);
+    response.headers_mut().insert(REQUEST_ID_HEADER, id);
     response
+}
+
+/// At most `max` bytes of `text`, cut at a character boundary.
+fn truncated(text: &str, max: usize) -> &str {
+    let mut end = text.len().min(max);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
 }

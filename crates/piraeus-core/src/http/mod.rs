@@ -25,9 +25,10 @@ use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 
+use self::log::RequestFacts;
 use crate::auth::Authenticator;
 use crate::error::{Error, ErrorKind};
-use crate::proxy::{CacheOutcome, Proxy};
+use crate::proxy::Proxy;
 
 /// RFC 3339 to Unix milliseconds, as `GET /index?since=` reads it (`piraeus verify --since`).
 pub(crate) use index_feed::parse_since;
@@ -103,13 +104,6 @@ pub(crate) fn status_for(kind: ErrorKind) -> StatusCode {
     }
 }
 
-/// Recorded by handlers for the request log.
-#[derive(Clone, Copy)]
-struct RequestFacts {
-    route: &'static str,
-    outcome: Option<CacheOutcome>,
-}
-
 /// `Cache-Control` for answers that may be reused for `ttl`, by clients and CDNs as by Piraeus.
 fn max_age(ttl: std::time::Duration) -> HeaderValue {
     let value = format!("public, max-age={}", ttl.as_secs());
@@ -161,7 +155,7 @@ fn error_response(error: &Error, route: &'static str) -> Response {
             HeaderValue::from_static(RETRY_AFTER_SECONDS),
         );
     }
-    response.extensions_mut().insert(RequestFacts {
+    log::note(RequestFacts {
         route,
         outcome: None,
     });

@@ -8,7 +8,8 @@ use axum::extract::{Request, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use super::{NO_STORE, RequestFacts, error_response};
+use super::log::{self, RequestFacts};
+use super::{NO_STORE, error_response};
 use crate::error::Error;
 use crate::prefetch::{self, ItemState};
 use crate::proxy::Proxy;
@@ -74,13 +75,13 @@ pub(super) async fn prefetch(State(proxy): State<Arc<Proxy>>, request: Request) 
     } else {
         StatusCode::OK
     };
-    let mut response = (
+    let response = (
         status,
         [(header::CACHE_CONTROL, NO_STORE)],
         axum::Json(report),
     )
         .into_response();
-    response.extensions_mut().insert(RequestFacts {
+    log::note(RequestFacts {
         route: "prefetch",
         outcome: None,
     });

@@ -8,9 +8,11 @@ use axum::response::Response;
 use bytes::Bytes;
 use tokio_util::io::ReaderStream;
 
-use super::conditional::{self, Validators};
-use super::{NO_STORE, RequestFacts, TEXT};
+use super::conditional;
+use super::log::{self, RequestFacts};
+use super::{NO_STORE, TEXT};
 use crate::proxy::CacheOutcome;
+use crate::proxy::artifact::Validators;
 use crate::store::Blob;
 
 /// Whether Piraeus answered from its store (`hit`) or had to fetch (`miss`): for clients,
@@ -134,7 +136,7 @@ impl Reply {
             CACHE_OUTCOME,
             HeaderValue::from_static(self.outcome.as_str()),
         );
-        response.extensions_mut().insert(RequestFacts {
+        log::note(RequestFacts {
             route,
             outcome: Some(self.outcome),
         });

@@ -10,7 +10,7 @@ use bytes::Bytes;
 use quick_cache::sync::Cache;
 use quick_cache::{Equivalent, Weighter};
 
-use super::artifact::ArtifactKind;
+use super::artifact::{ArtifactKind, ReadyVersion};
 use crate::index::StoredVersion;
 
 /// `.info` and `.mod` files up to this size are read whole and cached; larger ones (and every
@@ -78,7 +78,7 @@ impl Equivalent<Key> for Lookup<'_> {
 
 #[derive(Clone)]
 enum Entry {
-    Record(Arc<StoredVersion>),
+    Record(Arc<ReadyVersion>),
     Body(Bytes),
 }
 
@@ -88,15 +88,7 @@ struct ByBytes;
 impl Weighter<Key, Entry> for ByBytes {
     fn weight(&self, key: &Key, entry: &Entry) -> u64 {
         let held = match entry {
-            Entry::Record(record) => {
-                record.module.len()
-                    + record.version.len()
-                    + record.time.len()
-                    + record.zip_hash.len()
-                    + record.mod_hash.len()
-                    + record.origin.len()
-                    + std::mem::size_of::<StoredVersion>()
-            }
+            Entry::Record(ready) => ready.held_bytes() + std::mem::size_of::<ReadyVersion>(),
             Entry::Body(bytes) => bytes.len(),
         };
         (key.module.len() + key.version.len()) as u64 + held as u64 + ENTRY_OVERHEAD
@@ -118,7 +110,7 @@ impl HitCache {
     }
 
     /// The ready record of `module@version`, when cached.
-    pub fn record(&self, module: &str, version: &str) -> Option<Arc<StoredVersion>> {
+    pub fn record(&self, module: &str, version: &str) -> Option<Arc<ReadyVersion>> {
         let lookup = Lookup {
             module,
             version,
@@ -132,14 +124,14 @@ impl HitCache {
 
     /// Keeps a record the index reported ready. Only ever called with ready records: anything
     /// else may change, and nothing here would notice.
-    pub fn keep_record(&self, record: Arc<StoredVersion>) {
+    pub fn keep_record(&self, ready: Arc<ReadyVersion>) {
         if let Some(cache) = &self.cache {
             let key = Key {
-                module: record.module.clone(),
-                version: record.version.clone(),
+                module: ready.record.module.clone(),
+                version: ready.record.version.clone(),
                 part: Part::Record,
             };
-            cache.insert(key, Entry::Record(record));
+            cache.insert(key, Entry::Record(ready));
         }
     }
 
@@ -174,8 +166,8 @@ impl HitCache {
 mod tests {
     use super::*;
 
-    fn record(version: &str) -> Arc<StoredVersion> {
-        Arc::new(StoredVersion {
+    fn record(version: &str) -> Arc<ReadyVersion> {
+        Arc::new(ReadyVersion::new(StoredVersion {
             module: "example.com/m".into(),
             version: version.into(),
             time: "2024-01-01T00:00:00Z".into(),
@@ -186,7 +178,7 @@ mod tests {
             info_size: 30,
             origin: "direct".into(),
             fetched_at: 1,
-        })
+        }))
     }
 
     #[test]
@@ -196,22 +188,23 @@ mod tests {
         assert!(hits.record("example.com/m", "v1.0.0").is_none());
         hits.keep_record(v1.clone());
         assert_eq!(
-            hits.record("example.com/m", "v1.0.0").as_deref(),
-            Some(&*v1)
+            hits.record("example.com/m", "v1.0.0")
+                .map(|ready| ready.record.clone()),
+            Some(v1.record.clone())
         );
         assert!(hits.record("example.com/m", "v1.0.1").is_none());
         assert!(hits.record("example.com/n", "v1.0.0").is_none());
 
-        assert!(hits.body(&v1, ArtifactKind::Info).is_none());
-        hits.keep_body(&v1, ArtifactKind::Info, Bytes::from_static(b"{}"));
-        hits.keep_body(&v1, ArtifactKind::Zip, Bytes::from_static(b"zip"));
+        assert!(hits.body(&v1.record, ArtifactKind::Info).is_none());
+        hits.keep_body(&v1.record, ArtifactKind::Info, Bytes::from_static(b"{}"));
+        hits.keep_body(&v1.record, ArtifactKind::Zip, Bytes::from_static(b"zip"));
         assert_eq!(
-            hits.body(&v1, ArtifactKind::Info).as_deref(),
+            hits.body(&v1.record, ArtifactKind::Info).as_deref(),
             Some(&b"{}"[..])
         );
-        assert!(hits.body(&v1, ArtifactKind::Mod).is_none());
+        assert!(hits.body(&v1.record, ArtifactKind::Mod).is_none());
         assert!(
-            hits.body(&v1, ArtifactKind::Zip).is_none(),
+            hits.body(&v1.record, ArtifactKind::Zip).is_none(),
             "zips are never cached"
         );
     }
@@ -222,7 +215,11 @@ mod tests {
         let hits = HitCache::new(bound);
         for n in 0..1000 {
             let record = record(&format!("v1.0.{n}"));
-            hits.keep_body(&record, ArtifactKind::Mod, Bytes::from(vec![b'x'; 512]));
+            hits.keep_body(
+                &record.record,
+                ArtifactKind::Mod,
+                Bytes::from(vec![b'x'; 512]),
+            );
             hits.keep_record(record);
         }
         let cache = hits.cache.as_ref().unwrap();
@@ -235,8 +232,8 @@ mod tests {
         let hits = HitCache::new(0);
         let v1 = record("v1.0.0");
         hits.keep_record(v1.clone());
-        hits.keep_body(&v1, ArtifactKind::Info, Bytes::from_static(b"{}"));
+        hits.keep_body(&v1.record, ArtifactKind::Info, Bytes::from_static(b"{}"));
         assert!(hits.record("example.com/m", "v1.0.0").is_none());
-        assert!(hits.body(&v1, ArtifactKind::Info).is_none());
+        assert!(hits.body(&v1.record, ArtifactKind::Info).is_none());
     }
 }

@@ -21,7 +21,7 @@ use crate::index::{
     AnswerKey, CachedAnswer, FeedCursor, FetchFailure, Index, StoredVersion, VersionStatus,
 };
 use crate::policy::{Decision, Policy};
-use crate::proxy::artifact::{ArtifactKind, artifact_key, artifact_size};
+use crate::proxy::artifact::{ArtifactKind, ReadyVersion, artifact_key, artifact_size};
 use crate::proxy::hits::{HitCache, SMALL_ARTIFACT_MAX};
 use crate::settings;
 use crate::store::{Blob, BlobStore};
@@ -332,17 +332,17 @@ impl Proxy {
         &self,
         module: &str,
         version: &str,
-    ) -> Result<Served<Arc<StoredVersion>>> {
-        if let Some(record) = self.hits.record(module, version) {
+    ) -> Result<Served<Arc<ReadyVersion>>> {
+        if let Some(ready) = self.hits.record(module, version) {
             if let Decision::Deny(message) = self.policy.decide(module) {
                 return Err(Error::forbidden(message));
             }
-            return Ok(served(record, CacheOutcome::Hit));
+            return Ok(served(ready, CacheOutcome::Hit));
         }
         let (record, outcome) = self.ensure_stored(module, version).await?;
-        let record = Arc::new(record);
-        self.hits.keep_record(record.clone());
-        Ok(served(record, outcome))
+        let ready = Arc::new(ReadyVersion::new(record));
+        self.hits.keep_record(ready.clone());
+        Ok(served(ready, outcome))
     }
 
     /// Opens a stored version's `.info`, `.mod` or `.zip`, or `range` of it (which the caller
