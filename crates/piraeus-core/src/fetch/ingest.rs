@@ -155,7 +155,7 @@ impl Ingester {
         version: &str,
     ) -> Result<(StoredVersion, Phases)> {
         let started = Instant::now();
-        let download = self.fetcher.download(module, version).await?;
+        let mut download = self.fetcher.download(module, version).await?;
         let go = started.elapsed();
         if download.version != version {
             return Err(Error::gone(format!(
@@ -189,6 +189,12 @@ impl Ingester {
                 ));
             }
         };
+        // The scratch GOPATH (git's clone, the zip, the go command's extracted tree) takes
+        // tens of milliseconds to remove: not on the way to the waiting client's answer. A
+        // removal cut short by shutdown is a leftover the next start clears.
+        if let Some(scratch) = download.scratch.take() {
+            tokio::task::spawn_blocking(move || drop(scratch));
+        }
         let (zip_size, mod_size, info_size, time) = (
             stored.zip_size,
             stored.mod_size,
