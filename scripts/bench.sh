@@ -28,7 +28,8 @@
 #        nginx, go, git, curl)
 # Knobs (environment variables):
 #   DURATION=10      seconds of each wrk run (each side, each of .info, .mod, .zip)
-#   LOAD_RUNS=3      wrk runs per side and path, alternating Piraeus and nginx; medians reported
+#   LOAD_RUNS=3      wrk runs per side and path, alternating Piraeus and nginx (and which goes
+#                    first); medians reported
 #   RUNS=3           go mod download runs per module and proxy, cold and warm; medians reported
 #   HITS=200         sequential requests per path for the unloaded latency
 #   SMALL_MB=7       size of the first bench module's incompressible file (its zip is the one
@@ -486,9 +487,12 @@ done
 # --- 5. load: wrk against each server in turn ---------------------------------------------
 declare -A LOAD
 load() {
-    local kind=$1 conns=$2 side base r result out what
+    local kind=$1 conns=$2 side base r result out what order
     for r in $(seq 1 "$LOAD_RUNS"); do
-        for side in piraeus nginx; do
+        # Who goes first alternates, so a machine that drifts within a pair favours neither.
+        order="piraeus nginx"
+        ((r % 2 == 0)) && order="nginx piraeus"
+        for side in $order; do
             base=$URL CPU_PIDS=("$SERVER_PID")
             [[ $side == nginx ]] && base=$NGINX_URL CPU_PIDS=("$NGINX_PID" "${NGINX_WORKERS[@]}")
             echo "bench: wrk ${DURATION}s, $conns connections, .$kind from $side (run $r of $LOAD_RUNS)" >&2
@@ -549,20 +553,30 @@ CREDENTIALS=$(printf 'bench:%s' "$SECRET" | base64 -w0)
 PLAIN_PID=$SERVER_PID PLAIN_URL=$URL
 start_server "$HIT_DATA" "$TMP/logs/piraeus-token.log" --auth-file "$TOKENS"
 TOKEN_PID=$SERVER_PID TOKEN_URL=$URL
-TOKEN_RPS=() PLAIN_RPS=()
+TOKEN_RPS=() PLAIN_RPS=() TOKEN_CPU=() PLAIN_CPU=()
 for r in $(seq 1 "$LOAD_RUNS"); do
     echo "bench: wrk ${DURATION}s, $META_CONNS connections, .info from piraeus with and without a client token (run $r of $LOAD_RUNS)" >&2
-    CPU_PIDS=("$PLAIN_PID")
-    read -r -a out <<<"$(wrk_run "info-plain-$r" "$PLAIN_URL/$SMALL/@v/$VERSION.info" "$META_CONNS")"
-    PLAIN_RPS+=("${out[0]}")
-    CPU_PIDS=("$TOKEN_PID")
-    read -r -a out <<<"$(wrk_run "info-token-$r" "$TOKEN_URL/$SMALL/@v/$VERSION.info" "$META_CONNS" \
-        -H "Authorization: Basic $CREDENTIALS")"
-    TOKEN_RPS+=("${out[0]}")
-    [[ ${out[4]} == 0 ]] || note "piraeus with a token: ${out[4]} non-2xx answers or socket errors"
+    order="plain token"
+    ((r % 2 == 0)) && order="token plain"
+    for side in $order; do
+        if [[ $side == plain ]]; then
+            CPU_PIDS=("$PLAIN_PID")
+            read -r -a out <<<"$(wrk_run "info-plain-$r" "$PLAIN_URL/$SMALL/@v/$VERSION.info" "$META_CONNS")"
+            PLAIN_RPS+=("${out[0]}") PLAIN_CPU+=("${out[5]}")
+        else
+            CPU_PIDS=("$TOKEN_PID")
+            read -r -a out <<<"$(wrk_run "info-token-$r" "$TOKEN_URL/$SMALL/@v/$VERSION.info" "$META_CONNS" \
+                -H "Authorization: Basic $CREDENTIALS")"
+            TOKEN_RPS+=("${out[0]}") TOKEN_CPU+=("${out[5]}")
+            [[ ${out[4]} == 0 ]] || note "piraeus with a token: ${out[4]} non-2xx answers or socket errors"
+        fi
+    done
 done
+detail ".info with a token: req/s ${TOKEN_RPS[*]}, CPU us per request ${TOKEN_CPU[*]}; without: req/s ${PLAIN_RPS[*]}, CPU us per request ${PLAIN_CPU[*]}"
 TOKEN_RPS=$(median "${TOKEN_RPS[@]}")
 PLAIN_RPS=$(median "${PLAIN_RPS[@]}")
+TOKEN_CPU=$(median "${TOKEN_CPU[@]}")
+PLAIN_CPU=$(median "${PLAIN_CPU[@]}")
 stop_pid "$TOKEN_PID"
 SERVER_PID=$PLAIN_PID
 stop_server
@@ -618,6 +632,8 @@ done
 r=$(ratio "$TOKEN_RPS" "$PLAIN_RPS")
 row ".info hits with a client token: req/s" "$(fmt "$TOKEN_RPS" '%.0f')" \
     "$(fmt "$PLAIN_RPS" '%.0f') no token" "${r}x" ">= 0.95x" "$(verdict "$r" ">=" 0.95)"
+row ".info hits with a client token: CPU us per request" "$(fmt "$TOKEN_CPU" '%.1f')" \
+    "$(fmt "$PLAIN_CPU" '%.1f') no token" "$(ratio "$TOKEN_CPU" "$PLAIN_CPU")x" "-" "-"
 row "server peak RSS after the load: MiB" "$(mib_of_kib "$PIRAEUS_HWM")" \
     "$(mib_of_kib "$NGINX_HWM") nginx" "$(ratio "$PIRAEUS_HWM" "$NGINX_HWM")x" "-" "-"
 
