@@ -25,11 +25,17 @@ pub(crate) fn quoted(s: &str) -> String {
     if s.len() <= MAX {
         return format!("{s:?}");
     }
-    let mut end = MAX;
+    format!("{:?}...", cut(s, MAX))
+}
+
+/// At most `max` bytes of `s`, cut at a character boundary: what a message or log line keeps
+/// of input that may be hostile.
+pub(crate) fn cut(s: &str, max: usize) -> &str {
+    let mut end = s.len().min(max);
     while !s.is_char_boundary(end) {
         end -= 1;
     }
-    format!("{:?}...", &s[..end])
+    &s[..end]
 }
 
 fn malformed(path: &str, why: impl std::fmt::Display) -> Error {
@@ -59,8 +65,7 @@ pub fn check_module_path(path: &str) -> Result<()> {
     if path.starts_with('-') {
         return Err(malformed(path, "leading dash"));
     }
-    // Bytes, not `contains("//")`: a substring search costs more than the rest of the check.
-    if path.as_bytes().windows(2).any(|pair| pair == b"//") {
+    if path.contains("//") {
         return Err(malformed(path, "double slash"));
     }
     if path.ends_with('/') {
@@ -464,6 +469,15 @@ mod tests {
         (".github/ISSUE_TEMPLATE", false),
         ("x☺y", false),
     ];
+
+    #[test]
+    fn cut_keeps_whole_characters() {
+        assert_eq!(cut("abc", 10), "abc");
+        assert_eq!(cut("abcdef", 3), "abc");
+        // `é` is two bytes: a cut in its middle keeps the byte before it.
+        assert_eq!(cut("aé", 2), "a");
+        assert!(quoted(&"é".repeat(100)).ends_with("..."));
+    }
 
     #[test]
     fn check_path_table() {

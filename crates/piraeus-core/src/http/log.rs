@@ -13,6 +13,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 use bytes::Bytes;
 
+use crate::golang::path;
 use crate::proxy::CacheOutcome;
 use crate::telemetry::metrics;
 
@@ -92,7 +93,7 @@ pub(super) async fn log_request(request: Request, next: Next) -> Response {
         .take_value()
         .expect("the scope returns its value once done");
     let request_id = id.to_str().expect("hex digits and a dash");
-    let path = truncated(uri.path(), 512);
+    let path = path::cut(uri.path(), 512);
     let facts = facts.get();
     let route = facts.map_or("health", |f| f.route);
     let cache = facts
@@ -141,13 +142,4 @@ pub(super) async fn log_request(request: Request, next: Next) -> Response {
     );
     response.headers_mut().insert(REQUEST_ID_HEADER, id);
     response
-}
-
-/// At most `max` bytes of `text`, cut at a character boundary.
-fn truncated(text: &str, max: usize) -> &str {
-    let mut end = text.len().min(max);
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    &text[..end]
 }
