@@ -24,6 +24,8 @@
 //! - `index_feed`: `GET /index`, the feed of stored versions (index.golang.org's format).
 //! - `metrics`: `GET /metrics` (`piraeus serve --metrics`) across a miss, a hit and a failure.
 //! - `verify`: `piraeus verify` over S3 and DynamoDB finds a zip altered in the bucket.
+//! - `layers`: piraeus-core's modules only use the layers below them (docs/architecture.md's
+//!   diagram), and its folders have no cycles; the check tested on planted bad edges.
 //! - `transfer`: `piraeus export` and `piraeus import` feed an air-gapped mirror that builds
 //!   offline with the same go.sum; an altered zip in the archive is refused and named.
 
@@ -39,6 +41,7 @@ mod fetch_function;
 mod go_client;
 mod hostile;
 mod index_feed;
+mod layers;
 mod limits;
 mod metrics;
 mod prefetch;

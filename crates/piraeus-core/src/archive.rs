@@ -20,11 +20,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::clock::now_millis;
 use crate::error::{Error, ErrorKind, Result};
-use crate::fetch::ingest::{Parts, info_time, read_blob, store_parts};
+use crate::fetch::ingest::{Parts, info_time, store_parts};
 use crate::golang::{checksum, path};
 use crate::index::{FeedCursor, Index, StoredVersion, VersionStatus};
-use crate::proxy::artifact::{ArtifactKind, artifact_key};
-use crate::store::BlobStore;
+use crate::store::{ArtifactKind, BlobStore, artifact_key, read_blob};
 
 /// The name of the manifest entry.
 pub const MANIFEST: &str = "manifest.json";

@@ -13,7 +13,8 @@ use crate::fetch::{GoToolchain, GoToolchainConfig, InProcessTrigger, Ingester};
 use crate::index::Index;
 #[cfg(feature = "sqlite")]
 use crate::index::SqliteIndex;
-use crate::proxy::{DownloadMode, Proxy, ProxySettings, lease_for};
+use crate::policy::DownloadMode;
+use crate::proxy::{Proxy, ProxySettings, lease_for};
 use crate::store::{BlobStore, FilesystemStore, PRIVATE_DIR};
 
 #[derive(Debug, Clone)]

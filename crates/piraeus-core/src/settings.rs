@@ -7,8 +7,10 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::clock::{self, parse_duration};
 use crate::error::{Error, Result};
-use crate::proxy::DownloadMode;
+use crate::policy::DownloadMode;
+use crate::proxy::{ProxySettings, default_instance_name, lease_for};
 use crate::sumdb::{SumDatabase, parse_databases};
 use crate::telemetry::logging::LogFormat;
 
@@ -48,6 +50,25 @@ impl<T> Setting<T> {
     pub fn default_value(&self) -> T {
         let text = self.default.expect("the setting has a default");
         (self.parse)(text).expect("the default parses")
+    }
+}
+
+// The proxy's defaults are the settings' defaults: one definition of each, here.
+impl Default for ProxySettings {
+    /// The settings' defaults, for a proxy that waits as long as a fetch may take.
+    fn default() -> Self {
+        let fetch_timeout = FETCH_TIMEOUT.default_value();
+        Self {
+            answer_ttl: ANSWER_TTL.default_value(),
+            not_found_ttl: NOT_FOUND_TTL.default_value(),
+            wait_timeout: fetch_timeout + Duration::from_secs(60),
+            lease_duration: lease_for(fetch_timeout),
+            failure_ttl: FAILURE_TTL.default_value(),
+            instance: default_instance_name(),
+            download_mode: DOWNLOAD_MODE.default_value(),
+            redirect_zips_over: None,
+            cache_size: CACHE_SIZE.default_value(),
+        }
     }
 }
 
@@ -210,11 +231,11 @@ pub const VERIFY_SINCE: Setting<i64> = Setting {
 
 /// An RFC 3339 timestamp, or a duration back from now, as Unix milliseconds.
 fn parse_since(text: &str) -> Result<i64, String> {
-    if let Ok(millis) = crate::verify::parse_timestamp(text) {
+    if let Ok(millis) = clock::parse_timestamp(text) {
         return Ok(millis);
     }
     match parse_duration(text) {
-        Ok(ago) => Ok(crate::clock::now_millis() - ago.as_millis() as i64),
+        Ok(ago) => Ok(clock::now_millis() - ago.as_millis() as i64),
         Err(_) => Err(format!(
             "{text:?} is neither an RFC 3339 timestamp (2025-01-02T03:04:05Z) nor a duration (7d, 12h)"
         )),
@@ -460,22 +481,6 @@ fn parse_bytes(text: &str) -> Result<u64, String> {
         .ok_or_else(|| format!("{text:?} is not a size (e.g. 4096, 512KiB, 64MiB, 2GiB)"))
 }
 
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    if !text.is_empty() && text.bytes().all(|byte| byte.is_ascii_digit()) {
-        return text
-            .parse()
-            .map(Duration::from_secs)
-            .map_err(|_| format!("{text:?} is too many seconds"));
-    }
-    humantime::parse_duration(text).map_err(|error| match error {
-        humantime::DurationError::UnknownUnit { unit, .. } => {
-            format!("{text:?} has an unknown unit {unit:?}: use ms, s, m, h or d")
-        }
-        _ => format!("{text:?} is not a duration like 30s, 10m or 1h"),
-    })
-}
-
 /// Accepts what the go command accepts in GOPROXY: `direct`, `off`, and http(s)/file URLs,
 /// separated by `,` or `|`.
 pub(crate) fn parse_upstream(text: &str) -> Result<String, String> {
@@ -570,21 +575,6 @@ mod tests {
             assert!(parse_bytes(bad).is_err(), "{bad:?}");
         }
         assert_eq!(CACHE_SIZE.default_value(), 64 << 20);
-    }
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
-        assert_eq!(parse_duration("10m"), Ok(Duration::from_secs(600)));
-        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
-        assert_eq!(parse_duration("1h 30m"), Ok(Duration::from_secs(5400)));
-        assert_eq!(parse_duration("7"), Ok(Duration::from_secs(7)));
-        assert!(parse_duration("ten").is_err());
-        assert!(
-            parse_duration("5 fortnights")
-                .unwrap_err()
-                .contains("unknown unit")
-        );
     }
 
     #[test]

@@ -8,11 +8,10 @@ use std::time::Instant;
 use futures_util::StreamExt;
 
 use crate::error::{ErrorKind, Result};
-use crate::fetch::ingest::{hash_stored_zip, read_blob};
+use crate::fetch::ingest::hash_stored_zip;
 use crate::golang::checksum;
 use crate::index::{FeedCursor, Index, StoredVersion};
-use crate::proxy::artifact::{ArtifactKind, artifact_key};
-use crate::store::BlobStore;
+use crate::store::{ArtifactKind, BlobStore, artifact_key, read_blob};
 
 /// What verification found for one version: `None` when everything matches.
 pub type Finding = Option<String>;
@@ -60,12 +59,6 @@ pub fn stored_since(millis: i64) -> FeedCursor {
         module: String::new(),
         version: String::new(),
     }
-}
-
-/// RFC 3339 (`2025-01-02T03:04:05Z`) as Unix milliseconds, as `GET /index?since=` reads it.
-pub fn parse_timestamp(text: &str) -> std::result::Result<i64, String> {
-    crate::http::parse_since(text.trim())
-        .map_err(|reason| format!("{text:?} is not an RFC 3339 timestamp ({reason})"))
 }
 
 /// Checks every ready version in ingest order, calling `report` for each.

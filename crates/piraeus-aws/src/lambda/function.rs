@@ -6,8 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use piraeus_core::fetch::{GoToolchain, GoToolchainConfig, Ingester};
+use piraeus_core::policy::DownloadMode;
 use piraeus_core::policy::Policy;
-use piraeus_core::proxy::{DownloadMode, Proxy, ProxySettings, default_instance_name, lease_for};
+use piraeus_core::proxy::{Proxy, ProxySettings, default_instance_name, lease_for};
 use piraeus_core::settings::{self, BucketLocation, TableLocation};
 use piraeus_core::sumdb::SumDbConfig;
 use piraeus_core::telemetry::{logging, metrics};

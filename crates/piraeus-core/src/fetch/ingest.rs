@@ -6,15 +6,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 
 use super::{Download, Fetcher};
 use crate::clock::{millis, now_millis};
 use crate::error::{Error, ErrorKind, Result};
 use crate::golang::checksum;
 use crate::index::{FetchFailure, Index, StoredVersion, VersionStatus};
-use crate::proxy::artifact::{ArtifactKind, artifact_key};
-use crate::store::{BlobSource, BlobStore, PutOutcome};
+use crate::store::{ArtifactKind, BlobSource, BlobStore, PutOutcome, artifact_key, read_blob};
 
 /// Where a fetch's time went, for its log line: the go command, hashing what it downloaded,
 /// and storing the artifacts.
@@ -385,17 +384,6 @@ async fn read_small_file(path: &Path) -> Result<Bytes> {
         .await
         .map(Bytes::from)
         .map_err(|e| Error::storage(path.display(), e))
-}
-
-/// Reads a small stored blob (go.mod, info) whole.
-pub(crate) async fn read_blob(store: &dyn BlobStore, key: &str) -> Result<Bytes> {
-    let mut blob = store.get(key).await?;
-    let mut contents = Vec::with_capacity(blob.length as usize);
-    blob.body
-        .read_to_end(&mut contents)
-        .await
-        .map_err(|e| Error::storage(key, e))?;
-    Ok(contents.into())
 }
 
 /// `h1:` and size of a stored zip, hashed from disk on a blocking thread and never held in

@@ -2,6 +2,8 @@
 //! (golang.org/x/mod/module), the case-encoding of paths and versions, and the one place
 //! that decides where an artifact lives.
 
+use std::borrow::Cow;
+
 use crate::error::{Error, Result};
 use crate::golang::version;
 
@@ -356,10 +358,54 @@ pub(crate) fn unescape(s: &str) -> Result<String> {
     Ok(out)
 }
 
+/// Strict percent-decoding: every `%` must start a two-digit hex escape, the result must be
+/// UTF-8, and control characters (NUL among them) are refused. A path without escapes, as
+/// nearly every request's is, is borrowed rather than copied.
+pub(crate) fn percent_decode(raw: &str) -> Result<Cow<'_, str>> {
+    let decoded = if raw.contains('%') {
+        let bytes = raw.as_bytes();
+        let mut decoded = Vec::with_capacity(bytes.len());
+        let mut position = 0;
+        while position < bytes.len() {
+            if bytes[position] == b'%' {
+                let hex = bytes
+                    .get(position + 1..position + 3)
+                    .and_then(|pair| std::str::from_utf8(pair).ok());
+                let Some(byte) = hex.and_then(|pair| u8::from_str_radix(pair, 16).ok()) else {
+                    return Err(Error::invalid("malformed percent-escape in path"));
+                };
+                decoded.push(byte);
+                position += 3;
+            } else {
+                decoded.push(bytes[position]);
+                position += 1;
+            }
+        }
+        Cow::Owned(
+            String::from_utf8(decoded).map_err(|_| Error::invalid("path is not valid UTF-8"))?,
+        )
+    } else {
+        Cow::Borrowed(raw)
+    };
+    if decoded.chars().any(char::is_control) {
+        return Err(Error::invalid("path contains control characters"));
+    }
+    Ok(decoded)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::error::ErrorKind;
+
+    #[test]
+    fn unescaped_paths_are_borrowed() {
+        assert!(matches!(
+            percent_decode("/example.com/m/@v/list"),
+            Ok(Cow::Borrowed(_))
+        ));
+        assert_eq!(percent_decode("/a%2Fb").unwrap(), "/a/b");
+    }
 
     /// module_test.go's checkPathTests, with the CheckPath column. The `"x.y/\xFFz"` row
     /// (invalid UTF-8) cannot be written as a `&str`, which rules it out by construction.

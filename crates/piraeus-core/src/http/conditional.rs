@@ -8,7 +8,7 @@ use std::time::SystemTime;
 
 use axum::http::{HeaderMap, HeaderValue, header};
 
-use crate::proxy::artifact::Validators;
+use crate::proxy::Validators;
 
 /// What a request for an artifact of `length` bytes asks for, given its headers.
 #[derive(Debug, PartialEq, Eq)]
@@ -154,7 +154,7 @@ fn parse_range(value: &[u8], length: u64) -> RangeRequest {
 mod tests {
     use super::*;
     use crate::index::StoredVersion;
-    use crate::proxy::artifact::ArtifactKind;
+    use crate::store::ArtifactKind;
 
     fn record() -> StoredVersion {
         StoredVersion {

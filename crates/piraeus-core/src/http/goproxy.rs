@@ -14,8 +14,9 @@ use super::{JSON, NO_STORE, TEXT, error_response, max_age, only_get_and_head};
 use crate::error::{Error, ErrorKind};
 use crate::fetch::ResolvedVersion;
 use crate::policy::Decision;
-use crate::proxy::artifact::{self, ArtifactKind, artifact_size};
-use crate::proxy::{Artifact, CacheOutcome, Proxy, Served, format_list};
+use crate::proxy::{Artifact, Proxy, Served, artifact_size, format_list};
+use crate::store::{ArtifactKind, IMMUTABLE};
+use crate::turns::CacheOutcome;
 
 /// Every GOPROXY path: parsed and validated once, then handed to its endpoint.
 pub(super) async fn goproxy(State(proxy): State<Arc<Proxy>>, request: Request) -> Response {
@@ -173,7 +174,7 @@ async fn artifact(
     Ok(Reply {
         body,
         content_type: kind.content_type(),
-        cache_control: HeaderValue::from_static(artifact::IMMUTABLE),
+        cache_control: HeaderValue::from_static(IMMUTABLE),
         outcome,
         stored: Some(StoredParts {
             validators,

@@ -3,8 +3,6 @@
 
 use std::cell::{Cell, RefCell};
 use std::pin::pin;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, LazyLock};
 use std::time::Instant;
 
 use axum::extract::Request;
@@ -14,64 +12,13 @@ use axum::response::Response;
 use bytes::Bytes;
 
 use crate::golang::path;
-use crate::proxy::CacheOutcome;
 use crate::telemetry::metrics;
+use crate::telemetry::request::{CURRENT, Current, next_request_id};
+pub(super) use crate::telemetry::request::{RequestFacts, note, note_client};
+use crate::turns::CacheOutcome;
 
 /// A constant name costs no allocation per request, unlike a `&str` one.
 const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
-
-/// Recorded by handlers for the request log ([`note`]).
-#[derive(Clone, Copy)]
-pub(super) struct RequestFacts {
-    pub route: &'static str,
-    pub outcome: Option<CacheOutcome>,
-}
-
-/// The request being answered on this task. Handlers note their facts here rather than in the
-/// response's extensions, whose map costs three allocations on every hit.
-struct Current {
-    id: HeaderValue,
-    facts: Cell<Option<RequestFacts>>,
-    /// The name of the token the request was allowed with.
-    client: RefCell<Option<Arc<str>>>,
-}
-
-tokio::task_local! {
-    static CURRENT: Current;
-}
-
-/// The id of the request being answered on this task, if any.
-pub(crate) fn request_id() -> Option<String> {
-    CURRENT
-        .try_with(|current| current.id.to_str().ok().map(str::to_owned))
-        .ok()
-        .flatten()
-}
-
-/// Records what the request log says about the request being answered on this task.
-pub(super) fn note(facts: RequestFacts) {
-    let _ = CURRENT.try_with(|current| current.facts.set(Some(facts)));
-}
-
-/// Records which token the request being answered on this task was allowed with.
-pub(super) fn note_client(name: Arc<str>) {
-    let _ = CURRENT.try_with(|current| *current.client.borrow_mut() = Some(name));
-}
-
-/// Unique across instances (a random prefix per process) and cheap (a counter per request).
-fn next_request_id() -> String {
-    static PREFIX: LazyLock<u32> = LazyLock::new(|| {
-        let mut bytes = [0u8; 4];
-        // Uniqueness, not secrecy: a clock-derived prefix does if the OS has no randomness.
-        getrandom::fill(&mut bytes).unwrap_or_else(|_| {
-            bytes = (crate::clock::now_millis() as u32).to_le_bytes();
-        });
-        u32::from_le_bytes(bytes)
-    });
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let sequence = COUNTER.fetch_add(1, Ordering::Relaxed);
-    format!("{:08x}-{sequence:x}", *PREFIX)
-}
 
 /// One log line per request: request id, route, status, cache outcome, duration.
 pub(super) async fn log_request(request: Request, next: Next) -> Response {

@@ -14,7 +14,7 @@ mod log;
 mod metrics;
 mod prefetch;
 mod reply;
-pub(crate) mod route;
+mod route;
 mod sumdb;
 
 use std::sync::Arc;
@@ -29,11 +29,6 @@ use self::log::RequestFacts;
 use crate::auth::Authenticator;
 use crate::error::{Error, ErrorKind};
 use crate::proxy::Proxy;
-
-/// RFC 3339 to Unix milliseconds, as `GET /index?since=` reads it (`piraeus verify --since`).
-pub(crate) use index_feed::parse_since;
-/// The request being answered on this task, for work it starts that logs on its own.
-pub(crate) use log::request_id;
 
 /// Errors may clear up at any moment (a tag pushed, upstream back): never cache them.
 const NO_STORE: &str = "no-store";
@@ -131,7 +126,7 @@ fn only_get_and_head(method: &axum::http::Method) -> Option<Response> {
 fn error_response(error: &Error, route: &'static str) -> Response {
     let status = status_for(error.kind());
     let shown = error.client_message();
-    let request_id = log::request_id();
+    let request_id = crate::telemetry::request::request_id();
     if status.is_server_error() || error.kind() == ErrorKind::Conflict {
         tracing::error!(request_id, route, error = %error.chain(), "request failed");
     }

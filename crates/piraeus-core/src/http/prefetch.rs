@@ -10,10 +10,10 @@ use axum::response::{IntoResponse, Response};
 
 use super::log::{self, RequestFacts};
 use super::{NO_STORE, error_response};
+use crate::clock::parse_duration;
 use crate::error::Error;
 use crate::prefetch::{self, ItemState};
 use crate::proxy::Proxy;
-use crate::settings::parse_duration;
 
 /// A go.sum of a few thousand lines fits easily; a Lambda request cannot exceed 6 MB anyway.
 pub(super) const BODY_LIMIT: usize = 4 * 1024 * 1024;

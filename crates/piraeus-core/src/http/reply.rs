@@ -11,9 +11,9 @@ use tokio_util::io::ReaderStream;
 use super::conditional;
 use super::log::{self, RequestFacts};
 use super::{NO_STORE, TEXT};
-use crate::proxy::CacheOutcome;
-use crate::proxy::artifact::Validators;
+use crate::proxy::Validators;
 use crate::store::Blob;
+use crate::turns::CacheOutcome;
 
 /// Whether Piraeus answered from its store (`hit`) or had to fetch (`miss`): for clients,
 /// tests and the bench. A constant name costs no allocation per answer, unlike a `&str` one.

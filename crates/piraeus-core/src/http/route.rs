@@ -2,12 +2,10 @@
 //! has passed Go's module path and version rules, so it is safe as a storage key and as a go
 //! command argument.
 
-use std::borrow::Cow;
-
 use crate::error::{Error, ErrorKind, Result};
 use crate::golang::path;
 use crate::golang::version;
-use crate::proxy::artifact::ArtifactKind;
+use crate::store::ArtifactKind;
 
 /// Longest raw path accepted; real module paths are far shorter.
 const MAX_PATH_BYTES: usize = 4096;
@@ -67,7 +65,7 @@ pub fn parse(raw_path: &str) -> Result<Route> {
             "path is longer than {MAX_PATH_BYTES} bytes"
         )));
     }
-    let path = percent_decode(raw_path)?;
+    let path = path::percent_decode(raw_path)?;
     let path = path.strip_prefix('/').unwrap_or(&path);
     if let Some(escaped_module) = path.strip_suffix("/@latest") {
         return Ok(Route::Latest {
@@ -136,41 +134,6 @@ fn decode_module(escaped: &str) -> Result<String> {
     let module = path::unescape(escaped)?;
     path::check_module_path(&module)?;
     Ok(module)
-}
-
-/// Strict percent-decoding: every `%` must start a two-digit hex escape, the result must be
-/// UTF-8, and control characters (NUL among them) are refused. A path without escapes, as
-/// nearly every request's is, is borrowed rather than copied.
-pub(crate) fn percent_decode(raw: &str) -> Result<Cow<'_, str>> {
-    let decoded = if raw.contains('%') {
-        let bytes = raw.as_bytes();
-        let mut decoded = Vec::with_capacity(bytes.len());
-        let mut position = 0;
-        while position < bytes.len() {
-            if bytes[position] == b'%' {
-                let hex = bytes
-                    .get(position + 1..position + 3)
-                    .and_then(|pair| std::str::from_utf8(pair).ok());
-                let Some(byte) = hex.and_then(|pair| u8::from_str_radix(pair, 16).ok()) else {
-                    return Err(Error::invalid("malformed percent-escape in path"));
-                };
-                decoded.push(byte);
-                position += 3;
-            } else {
-                decoded.push(bytes[position]);
-                position += 1;
-            }
-        }
-        Cow::Owned(
-            String::from_utf8(decoded).map_err(|_| Error::invalid("path is not valid UTF-8"))?,
-        )
-    } else {
-        Cow::Borrowed(raw)
-    };
-    if decoded.chars().any(char::is_control) {
-        return Err(Error::invalid("path contains control characters"));
-    }
-    Ok(decoded)
 }
 
 #[cfg(test)]
@@ -308,15 +271,6 @@ mod tests {
                 "{path:?} gave {error:?}"
             );
         }
-    }
-
-    #[test]
-    fn unescaped_paths_are_borrowed() {
-        assert!(matches!(
-            percent_decode("/example.com/m/@v/list"),
-            Ok(Cow::Borrowed(_))
-        ));
-        assert_eq!(percent_decode("/a%2Fb").unwrap(), "/a/b");
     }
 
     #[test]

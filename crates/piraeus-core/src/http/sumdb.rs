@@ -12,8 +12,9 @@ use axum::response::Response;
 use super::reply::{Reply, ReplyBody};
 use super::{NO_STORE, error_response, max_age, only_get_and_head};
 use crate::error::Error;
-use crate::proxy::artifact::IMMUTABLE;
-use crate::proxy::{CacheOutcome, Proxy};
+use crate::proxy::Proxy;
+use crate::store::IMMUTABLE;
+use crate::turns::CacheOutcome;
 
 /// The header that marks an answer the database did not give just now.
 const STALE_HEADER: &str = "x-piraeus-sumdb";

@@ -35,11 +35,32 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::clock::parse_duration;
 use crate::error::{Error, Result};
-use crate::proxy::DownloadMode;
-use crate::settings::parse_duration;
 
 pub(crate) use hook::Hook;
+
+/// What a request for a version that is not stored yet gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DownloadMode {
+    /// Starts the fetch and waits for it (bounded by `wait_timeout`).
+    Sync,
+    /// Starts the fetch and answers 404 at once, so the go command moves on to its next
+    /// GOPROXY entry; later requests find the version stored.
+    Async,
+}
+
+impl DownloadMode {
+    pub(crate) fn parse(text: &str) -> Result<Self, String> {
+        match text {
+            "sync" => Ok(DownloadMode::Sync),
+            "async" => Ok(DownloadMode::Async),
+            other => Err(format!(
+                "download mode {other:?} is neither \"sync\" nor \"async\""
+            )),
+        }
+    }
+}
 
 /// What a rule does with the modules it matches.
 #[derive(Debug, Clone, PartialEq, Eq)]

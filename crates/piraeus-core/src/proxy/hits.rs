@@ -10,8 +10,9 @@ use bytes::Bytes;
 use quick_cache::sync::Cache;
 use quick_cache::{Equivalent, Weighter};
 
-use super::artifact::{ArtifactKind, ReadyVersion};
+use super::ready::ReadyVersion;
 use crate::index::StoredVersion;
+use crate::store::ArtifactKind;
 
 /// `.info` and `.mod` files up to this size are read whole and cached; larger ones (and every
 /// zip) are streamed from the store.

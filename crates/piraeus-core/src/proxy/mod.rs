@@ -1,8 +1,8 @@
 //! The GOPROXY protocol over the storage, index and fetch traits. Knows nothing of HTTP; the
 //! router in [`crate::http`] maps its answers and errors to responses.
 
-pub mod artifact;
 mod hits;
+mod ready;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -20,13 +20,14 @@ use crate::golang::version;
 use crate::index::{
     AnswerKey, CachedAnswer, FeedCursor, FetchFailure, Index, StoredVersion, VersionStatus,
 };
-use crate::policy::{Decision, Policy};
-use crate::proxy::artifact::{ArtifactKind, ReadyVersion, artifact_key, artifact_size};
+use crate::policy::{Decision, DownloadMode, Policy};
 use crate::proxy::hits::{HitCache, SMALL_ARTIFACT_MAX};
-use crate::settings;
-use crate::store::{Blob, BlobStore};
+use crate::proxy::ready::ReadyVersion;
+pub(crate) use crate::proxy::ready::{Validators, artifact_size};
+use crate::store::{ArtifactKind, Blob, BlobStore, artifact_key};
 use crate::sumdb::{Mirror, SumDbConfig};
 use crate::telemetry::metrics;
+use crate::turns::{CacheOutcome, TurnEntry, Turns};
 use bytes::Bytes;
 
 #[derive(Debug, Clone)]
@@ -54,52 +55,12 @@ pub struct ProxySettings {
     pub cache_size: u64,
 }
 
-/// What a request for a version that is not stored yet gets.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DownloadMode {
-    /// Starts the fetch and waits for it (bounded by `wait_timeout`).
-    Sync,
-    /// Starts the fetch and answers 404 at once, so the go command moves on to its next
-    /// GOPROXY entry; later requests find the version stored.
-    Async,
-}
-
-impl DownloadMode {
-    pub(crate) fn parse(text: &str) -> Result<Self, String> {
-        match text {
-            "sync" => Ok(DownloadMode::Sync),
-            "async" => Ok(DownloadMode::Async),
-            other => Err(format!(
-                "download mode {other:?} is neither \"sync\" nor \"async\""
-            )),
-        }
-    }
-}
-
 /// How long one instance may ask upstream for an answer before another may ask too. Lookups
 /// take seconds; one that takes longer is asked again, not waited for forever.
 const REFRESH_LEASE: Duration = Duration::from_secs(30);
 
 /// How long a presigned redirect for a large zip stays valid.
 const REDIRECT_VALIDITY: Duration = Duration::from_secs(15 * 60);
-
-impl Default for ProxySettings {
-    /// The settings' defaults, for a proxy that waits as long as a fetch may take.
-    fn default() -> Self {
-        let fetch_timeout = settings::FETCH_TIMEOUT.default_value();
-        Self {
-            answer_ttl: settings::ANSWER_TTL.default_value(),
-            not_found_ttl: settings::NOT_FOUND_TTL.default_value(),
-            wait_timeout: fetch_timeout + Duration::from_secs(60),
-            lease_duration: lease_for(fetch_timeout),
-            failure_ttl: settings::FAILURE_TTL.default_value(),
-            instance: default_instance_name(),
-            download_mode: settings::DOWNLOAD_MODE.default_value(),
-            redirect_zips_over: None,
-            cache_size: settings::CACHE_SIZE.default_value(),
-        }
-    }
-}
 
 /// The fetch lease for a given fetch timeout: long enough that a slow but live fetch, with
 /// its hashing and uploads after the go command ends, is never run twice; short enough that a
@@ -112,30 +73,6 @@ pub fn lease_for(fetch_timeout: Duration) -> Duration {
 pub fn default_instance_name() -> String {
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
     format!("{}-{}", host.trim(), std::process::id())
-}
-
-/// How an answer was obtained; logged per request and reported in metrics.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum CacheOutcome {
-    /// Served from storage or a fresh cached answer.
-    Hit,
-    /// Fetched from upstream for this request (or while it waited).
-    Miss,
-    /// Upstream failed; served a cached answer past its TTL.
-    Stale,
-    /// Upstream failed and nothing was cached; answered from the stored versions.
-    Stored,
-}
-
-impl CacheOutcome {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CacheOutcome::Hit => "hit",
-            CacheOutcome::Miss => "miss",
-            CacheOutcome::Stale => "stale",
-            CacheOutcome::Stored => "stored",
-        }
-    }
 }
 
 /// Where a version stands after [`Proxy::start_fetch`] looked at it once.
@@ -175,7 +112,7 @@ pub struct Proxy {
     leases_taken: AtomicU64,
     /// One refresh of a list, latest or query answer at a time per key in this process; the
     /// others wait for it and read what it remembered. Entries live while a refresh runs.
-    refreshing: Turns,
+    refreshing: Turns<AnswerKey>,
     /// The checksum-database proxy; `None`: no database is proxied (every `/sumdb/` is 404).
     sumdb: Option<Mirror>,
 }
@@ -195,39 +132,6 @@ impl Remembered {
         match answer.body.strip_prefix(NOT_FOUND_MARK) {
             Some(message) => Remembered::NotFound(message.to_string()),
             None => Remembered::Answer(answer.body.clone()),
-        }
-    }
-}
-
-/// One async lock per answer key that someone is asking upstream for.
-pub(crate) type Turns = Mutex<HashMap<AnswerKey, Arc<tokio::sync::Mutex<()>>>>;
-
-/// A request's share of the per-key turn lock: when the last one goes, however the request
-/// ends (answered, failed, or dropped because the client hung up), so does the map entry.
-pub(crate) struct TurnEntry<'a> {
-    map: &'a Turns,
-    key: &'a AnswerKey,
-    pub lock: Arc<tokio::sync::Mutex<()>>,
-}
-
-impl<'a> TurnEntry<'a> {
-    pub fn enter(map: &'a Turns, key: &'a AnswerKey) -> Self {
-        let lock = map
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .entry(key.clone())
-            .or_default()
-            .clone();
-        Self { map, key, lock }
-    }
-}
-
-impl Drop for TurnEntry<'_> {
-    fn drop(&mut self) {
-        let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
-        // The map's reference and ours: nobody else waits for this key.
-        if Arc::strong_count(&self.lock) <= 2 {
-            map.remove(self.key);
         }
     }
 }
@@ -359,7 +263,7 @@ impl Proxy {
                 Some(bytes) => bytes,
                 None => {
                     let key = artifact_key(&record.module, &record.version, kind);
-                    let bytes = crate::fetch::ingest::read_blob(self.store.as_ref(), &key)
+                    let bytes = crate::store::read_blob(self.store.as_ref(), &key)
                         .await
                         .map_err(|error| indexed_but_missing(&key, error))?;
                     if bytes.len() as u64 != size {
@@ -516,7 +420,10 @@ impl Proxy {
         let (module_owned, version_owned) = (module.to_string(), version.to_string());
         // The fetch's log lines (its failure, with the details a client is not shown) carry the
         // id of the request that started it, which that request's client was given.
-        let span = tracing::info_span!("fetch", request_id = crate::http::request_id());
+        let span = tracing::info_span!(
+            "fetch",
+            request_id = crate::telemetry::request::request_id()
+        );
         let started = tokio::spawn(
             async move {
                 let (module, version) = (module_owned.as_str(), version_owned.as_str());

@@ -8,7 +8,7 @@ use tokio::io::AsyncReadExt;
 
 use super::{BlobHeaders, BlobSource, BlobStore, PutOutcome};
 use crate::ErrorKind;
-use crate::proxy::artifact::ArtifactKind;
+use crate::store::ArtifactKind;
 
 /// Runs every check; panics (like a test assertion) on the first contract violation.
 pub async fn run(store: Arc<dyn BlobStore>) {

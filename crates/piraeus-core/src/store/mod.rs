@@ -1,10 +1,11 @@
 //! Immutable blob storage: the [`BlobStore`] trait and the data directory as a store. Keys are
-//! chosen by the caller ([`crate::proxy::artifact`] lays out artifacts); a store never
-//! interprets them.
+//! chosen by the caller (the artifact layout, [`artifact_key`], is defined here beside the
+//! trait, for every store and every writer); a store never interprets them.
 
 #[cfg(feature = "conformance")]
 pub mod conformance;
 mod filesystem;
+mod layout;
 
 use std::ops::Range;
 use std::path::PathBuf;
@@ -13,11 +14,12 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use tokio::io::AsyncRead;
+use tokio::io::{AsyncRead, AsyncReadExt};
 
 use crate::error::{Error, Result};
 
 pub use filesystem::{FilesystemStore, PRIVATE_DIR};
+pub(crate) use layout::{ArtifactKind, IMMUTABLE, artifact_key};
 
 /// A stored artifact opened for reading: the length of what the body yields (the whole blob,
 /// or the range asked for) and a stream of its bytes.
@@ -105,4 +107,15 @@ pub fn check_key(key: &str) -> Result<()> {
         return Err(Error::invalid(format!("unsafe storage key {key:?}")));
     }
     Ok(())
+}
+
+/// Reads a small stored blob (go.mod, info, a checksum-database tile) whole.
+pub(crate) async fn read_blob(store: &dyn BlobStore, key: &str) -> Result<Bytes> {
+    let mut blob = store.get(key).await?;
+    let mut contents = Vec::with_capacity(blob.length as usize);
+    blob.body
+        .read_to_end(&mut contents)
+        .await
+        .map_err(|e| Error::storage(key, e))?;
+    Ok(contents.into())
 }

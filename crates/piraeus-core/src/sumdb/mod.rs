@@ -32,13 +32,12 @@ use quick_cache::sync::Cache;
 
 use crate::clock::{millis, now_millis};
 use crate::error::{Error, ErrorKind, Result};
-use crate::golang::path::quoted;
+use crate::golang::path::{percent_decode, quoted};
 use crate::index::{AnswerKey, CachedAnswer, Index};
 use crate::policy::{self, Decision, Policy};
-use crate::proxy::artifact::IMMUTABLE;
-use crate::proxy::{CacheOutcome, TurnEntry, Turns};
 use crate::redact;
-use crate::store::{BlobHeaders, BlobSource, BlobStore, PutOutcome};
+use crate::store::{BlobHeaders, BlobSource, BlobStore, IMMUTABLE, PutOutcome, read_blob};
+use crate::turns::{CacheOutcome, TurnEntry, Turns};
 
 pub(crate) use path::{Endpoint, Tile};
 
@@ -266,7 +265,7 @@ pub(crate) struct Mirror {
     /// Per database name: not asked again before this instant.
     unreachable_until: Mutex<HashMap<String, Instant>>,
     /// One question per changing answer at a time; the others wait for its answer.
-    asking: Turns,
+    asking: Turns<AnswerKey>,
 }
 
 impl Mirror {
@@ -282,8 +281,7 @@ impl Mirror {
                 .any(|earlier| earlier.name == database.name)
             {
                 return Err(Error::invalid(format!(
-                    "{}: checksum database {} is given twice",
-                    crate::settings::SUMDB.env,
+                    "checksum database {} is given twice",
                     database.name
                 )));
             }
@@ -324,7 +322,7 @@ impl Mirror {
                 "path is longer than {MAX_PATH_BYTES} bytes"
             )));
         }
-        let path = crate::http::route::percent_decode(raw_path)?;
+        let path = percent_decode(raw_path)?;
         let Some(rest) = path.strip_prefix("/sumdb/") else {
             return Err(Error::not_found("not a checksum database path"));
         };
@@ -463,7 +461,7 @@ impl Mirror {
 
     /// A stored blob's bytes; `None` when absent or unreadable (then the database is asked).
     async fn stored(&self, key: &str) -> Option<Bytes> {
-        match crate::fetch::ingest::read_blob(self.store.as_ref(), key).await {
+        match read_blob(self.store.as_ref(), key).await {
             Ok(bytes) => Some(bytes),
             Err(error) if error.kind() == ErrorKind::NotFound => None,
             Err(error) => {

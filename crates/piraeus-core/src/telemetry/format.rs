@@ -16,7 +16,24 @@ use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields, FormattedFields};
 use tracing_subscriber::registry::LookupSpan;
 
-use super::logging::LogFormat;
+/// The two formats, as `--log-format` names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Human,
+    /// One JSON object per line, for log pipelines and CloudWatch Logs.
+    Json,
+}
+
+impl LogFormat {
+    pub(crate) fn parse(text: &str) -> Result<Self, String> {
+        match text {
+            "human" => Ok(LogFormat::Human),
+            "json" => Ok(LogFormat::Json),
+            other => Err(format!("{other:?} is neither \"human\" nor \"json\"")),
+        }
+    }
+}
 
 /// Formats events and span fields in one format; set as both the event format and the
 /// field format, so a span's fields are stored ready to be copied into each line.

@@ -8,24 +8,7 @@ use std::os::fd::AsFd;
 use std::sync::LazyLock;
 
 use super::format::Lines;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LogFormat {
-    /// Human-readable lines.
-    Human,
-    /// One JSON object per line, for log pipelines and CloudWatch Logs.
-    Json,
-}
-
-impl LogFormat {
-    pub(crate) fn parse(text: &str) -> Result<Self, String> {
-        match text {
-            "human" => Ok(LogFormat::Human),
-            "json" => Ok(LogFormat::Json),
-            other => Err(format!("{other:?} is neither \"human\" nor \"json\"")),
-        }
-    }
-}
+pub use super::format::LogFormat;
 
 /// stderr as a plain file (a duplicate of descriptor 2). The formatter writes each line with one
 /// `write_all`, so lines do not interleave; going around `std::io::Stderr` avoids its lock, on

@@ -2,8 +2,10 @@
 //! each once) as CloudWatch embedded-metric lines on stdout (on in the Lambda functions) and,
 //! with the `prometheus` feature, for `GET /metrics` (`piraeus serve --metrics`).
 
+mod catalog;
 mod format;
 pub mod logging;
 pub mod metrics;
 #[cfg(feature = "prometheus")]
 pub mod prometheus;
+pub(crate) mod request;

@@ -20,7 +20,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::{MetricType, TypedMetric};
 use prometheus_client::registry::{Metric as RegistryMetric, Registry};
 
-use super::metrics::{self, Metric};
+use super::catalog::{self, Metric};
 
 /// The content type of [`render`]'s text.
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -124,38 +124,38 @@ impl Recorder {
             registry.register(metric.prometheus, metric.help, handle);
         }
         let r = &recorder;
-        register(&mut registry, &metrics::REQUESTS, r.requests.clone());
-        register(&mut registry, &metrics::LATENCY, r.request_duration.clone());
+        register(&mut registry, &catalog::REQUESTS, r.requests.clone());
+        register(&mut registry, &catalog::LATENCY, r.request_duration.clone());
         register(
             &mut registry,
-            &metrics::BYTES_SERVED,
+            &catalog::BYTES_SERVED,
             r.served_bytes.clone(),
         );
-        register(&mut registry, &metrics::FETCHES, r.fetches.clone());
+        register(&mut registry, &catalog::FETCHES, r.fetches.clone());
         register(
             &mut registry,
-            &metrics::FETCH_DURATION,
+            &catalog::FETCH_DURATION,
             r.fetch_duration.clone(),
         );
         register(
             &mut registry,
-            &metrics::FETCH_BYTES,
+            &catalog::FETCH_BYTES,
             r.fetched_bytes.clone(),
         );
-        register(&mut registry, &metrics::QUEUE_FULL, r.queue_full.clone());
-        register(&mut registry, &metrics::QUEUE_DEPTH, r.queue_depth.clone());
-        register(&mut registry, &metrics::LEASE_WAITS, r.lease_waits.clone());
+        register(&mut registry, &catalog::QUEUE_FULL, r.queue_full.clone());
+        register(&mut registry, &catalog::QUEUE_DEPTH, r.queue_depth.clone());
+        register(&mut registry, &catalog::LEASE_WAITS, r.lease_waits.clone());
         register(
             &mut registry,
-            &metrics::LEASE_WAIT_DURATION,
+            &catalog::LEASE_WAIT_DURATION,
             r.lease_wait_duration.clone(),
         );
         register(
             &mut registry,
-            &metrics::INTEGRITY_CONFLICTS,
+            &catalog::INTEGRITY_CONFLICTS,
             r.integrity_conflicts.clone(),
         );
-        register(&mut registry, &metrics::VERIFIED, r.verified.clone());
+        register(&mut registry, &catalog::VERIFIED, r.verified.clone());
         Self {
             registry,
             ..recorder
@@ -339,6 +339,7 @@ impl EncodeMetric for AtomicHistogram {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::telemetry::metrics;
 
     #[test]
     fn histograms_encode_cumulative_buckets() {
