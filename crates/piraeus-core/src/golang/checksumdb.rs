@@ -131,8 +131,9 @@ fn parse_database(gosumdb: &str) -> Result<Database> {
     })
 }
 
-/// What the go command accepts as a database name: `https://NAME` must parse to a host and a
-/// plain path, with no user, port-less oddities, query, fragment or escapes.
+/// What the go command accepts as a database name: `https://NAME` must parse to a host (a
+/// port allowed) and a plain path, with no user, query, fragment or escapes. Characters Go's
+/// URL parser would take but no database name uses are refused too.
 fn is_host_and_path(name: &str) -> bool {
     let (host, path) = name.split_once('/').unwrap_or((name, ""));
     !host.is_empty()
