@@ -402,8 +402,8 @@ impl<S: DatabaseSource, T: TreeHeadStore> Checker<S, T> {
     async fn merge(&self, tiles: &mut Tiles<'_, S>, note: &str, tree: Tree) -> CheckResult<Tree> {
         let name = self.database.name();
         for _ in 0..MERGE_ATTEMPTS {
-            let Some(kept_note) = self.store.latest(name).await? else {
-                if self.store.replace(name, None, note).await? {
+            let Some(kept_note) = from_store(self.store.latest(name).await)? else {
+                if from_store(self.store.replace(name, None, note).await)? {
                     return Ok(tree);
                 }
                 continue;
@@ -439,7 +439,9 @@ impl<S: DatabaseSource, T: TreeHeadStore> Checker<S, T> {
                     Consistency::Fork => return Err(fork().into()),
                 }
             }
-            if newer.n == kept.n || self.store.replace(name, Some(&kept_note), note).await? {
+            if newer.n == kept.n
+                || from_store(self.store.replace(name, Some(&kept_note), note).await)?
+            {
                 return Ok(newer);
             }
         }
@@ -449,6 +451,18 @@ impl<S: DatabaseSource, T: TreeHeadStore> Checker<S, T> {
         )
         .into())
     }
+}
+
+/// A store's answer; its errors are storage failures whatever their kind, so that only the
+/// database's own 404 for a lookup ever reads as "not in the database".
+fn from_store<T>(result: Result<T>) -> CheckResult<T> {
+    result.map_err(|error| {
+        let failure = Error::storage(
+            "reading or keeping the tree head",
+            error.message().to_owned(),
+        );
+        CheckError::Other(failure.with_source(error))
+    })
 }
 
 /// `id\ntext\n\nsigned note`: the record id, its text (ending in a newline, no blank line)
@@ -857,6 +871,36 @@ mod tests {
         assert!(matches!(&error, CheckError::Other(e) if e.kind() == ErrorKind::NotFound));
         let error = checker.lookup("example.com/m255", "1.0").await.unwrap_err();
         assert!(matches!(&error, CheckError::Other(e) if e.kind() == ErrorKind::Invalid));
+    }
+
+    /// A store that fails, with a not-found of its own.
+    struct Lost;
+
+    #[async_trait]
+    impl TreeHeadStore for Lost {
+        async fn latest(&self, _database: &str) -> Result<Option<String>> {
+            Err(Error::not_found("no such table"))
+        }
+
+        async fn replace(&self, _: &str, _: Option<&str>, _: &str) -> Result<bool> {
+            Err(Error::not_found("no such table"))
+        }
+    }
+
+    #[tokio::test]
+    async fn a_failing_store_is_not_a_version_missing_from_the_database() {
+        let v = vectors();
+        let served = Served::new(&v, &v.log, 300);
+        let checker = Checker::new(database(&v), &served, Lost);
+        let hash = "h1:0000000000000000000000000000000000000000255=";
+        let error = checker
+            .check("example.com/m255", "v1.0.0", hash, hash)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&error, CheckError::Other(e) if e.kind() == ErrorKind::Storage),
+            "{error}"
+        );
     }
 
     #[test]
