@@ -10,6 +10,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use piraeus_core::golang::checksumdb::{
+    Checker, DatabaseSource, SumDbSettings, TreeHeadStore, Verdict,
+};
+
 use crate::common::{Deployment, Downloaded, Sandbox, Server, go_mod, is_stored, snapshot};
 
 /// The test database's name: its verifier key's name, and the `<name>` in `/sumdb/<name>/`.
@@ -471,3 +475,112 @@ fn checksum_database_through_the_proxy(deployment: Deployment) {
 }
 
 on_both_deployments!(checksum_database_through_the_proxy);
+
+/// The database through Piraeus's `/sumdb` cache, as the native upstream reaches it.
+struct Proxied<'a> {
+    server: &'a Server,
+}
+
+#[async_trait::async_trait]
+impl DatabaseSource for Proxied<'_> {
+    async fn read(&self, path: &str) -> piraeus_core::error::Result<bytes::Bytes> {
+        let response = self.server.get(&format!("/sumdb/{NAME}/{path}"));
+        match response.status {
+            200 => Ok(response.body.into()),
+            404 | 410 => Err(piraeus_core::error::Error::not_found(path.to_owned())),
+            status => Err(piraeus_core::error::Error::upstream(format!(
+                "{path}: {status}"
+            ))),
+        }
+    }
+}
+
+/// The kept tree head, in memory.
+#[derive(Default)]
+struct KeptHead(std::sync::Mutex<Option<String>>);
+
+#[async_trait::async_trait]
+impl TreeHeadStore for &KeptHead {
+    async fn latest(&self, _database: &str) -> piraeus_core::error::Result<Option<String>> {
+        Ok(self.0.lock().unwrap().clone())
+    }
+
+    async fn replace(
+        &self,
+        _database: &str,
+        previous: Option<&str>,
+        note: &str,
+    ) -> piraeus_core::error::Result<bool> {
+        let mut kept = self.0.lock().unwrap();
+        if kept.as_deref() != previous {
+            return Ok(false);
+        }
+        *kept = Some(note.to_owned());
+        Ok(true)
+    }
+}
+
+/// Piraeus's own verifier (`piraeus_core::golang::checksumdb`) against the real test database
+/// through the `/sumdb` proxy: its lookups, tiles and signed heads as x/mod's server makes them.
+#[test]
+fn the_verifier_checks_sums_against_the_test_database() {
+    const ZIP: &str = "h1:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=";
+    const MOD: &str = "h1:AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA=";
+    let sandbox = Sandbox::new();
+    let database = TestDatabase::start(
+        &sandbox,
+        &format!("example.test/Checked v1.0.0 {ZIP}\nexample.test/Checked v1.0.0/go.mod {MOD}\n"),
+    );
+    let server = start_piraeus(&sandbox, Deployment::Local, &database);
+    let settings = SumDbSettings::parse(&database.key, "", "").unwrap();
+    let kept = KeptHead::default();
+    let checker = Checker::new(
+        settings.database.unwrap(),
+        Proxied { server: &server },
+        &kept,
+    );
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let check = |zip, module| checker.check(module, "v1.0.0", zip, MOD);
+        assert_eq!(
+            check(ZIP, "example.test/Checked").await.unwrap(),
+            Verdict::Match
+        );
+        assert_eq!(
+            check(MOD, "example.test/Checked").await.unwrap(),
+            Verdict::Mismatch {
+                file: "zip",
+                expected: ZIP.into(),
+                got: MOD.into()
+            }
+        );
+        assert_eq!(
+            check(ZIP, "example.test/never").await.unwrap(),
+            Verdict::NotInDatabase
+        );
+        // The module's record and the padding: a full tile and partial ones.
+        assert_eq!(checker.latest().await.unwrap().n, 1 + PADDING as u64);
+    });
+    let kept = kept.0.lock().unwrap().clone().unwrap();
+    assert!(
+        kept.starts_with(&format!("go.sum database tree\n{}\n", 1 + PADDING)),
+        "{kept}"
+    );
+    let asked = database.requests();
+    assert!(
+        asked
+            .iter()
+            .any(|path| path == "/lookup/example.test/!checked@v1.0.0"),
+        "{asked:?}"
+    );
+    assert_eq!(
+        asked
+            .iter()
+            .filter(|path| path.as_str() == "/tile/8/0/000")
+            .count(),
+        1,
+        "a full tile is read once, then the proxy's: {asked:?}"
+    );
+}
