@@ -26,6 +26,9 @@
 //! - `verify`: `piraeus verify` over S3 and DynamoDB finds a zip altered in the bucket.
 //! - `layers`: piraeus-core's modules only use the layers below them (docs/architecture.md's
 //!   diagram), and its folders have no cycles; the check tested on planted bad edges.
+//! - `upstream`: the native upstream: a GOPROXY tree over HTTP and a real signed checksum
+//!   database; sums equal direct, no go command for public modules, tampered zips and go.mods,
+//!   a wrong key and bad answers refused, private modules only to the go command.
 //! - `transfer`: `piraeus export` and `piraeus import` feed an air-gapped mirror that builds
 //!   offline with the same go.sum; an altered zip in the archive is refused and named.
 
@@ -54,4 +57,5 @@ mod streaming;
 mod sumdb;
 mod template;
 mod transfer;
+mod upstream;
 mod verify;

@@ -17,7 +17,7 @@ use piraeus_core::golang::checksumdb::{
 use crate::common::{Deployment, Downloaded, Sandbox, Server, go_mod, is_stored, snapshot};
 
 /// The test database's name: its verifier key's name, and the `<name>` in `/sumdb/<name>/`.
-const NAME: &str = "sumdb.test";
+pub(crate) const NAME: &str = "sumdb.test";
 /// Where Debian's golang-golang-x-mod-dev puts golang.org/x/mod: a GOPATH.
 const X_MOD_GOPATH: &str = "/usr/share/gocode";
 /// Records added after the test's own, so the log has a full tile (256) and partial ones.
@@ -53,17 +53,17 @@ fn build_sumdb_server(sandbox: &Sandbox) -> PathBuf {
 }
 
 /// A running test database.
-struct TestDatabase {
+pub(crate) struct TestDatabase {
     child: Child,
     /// The verifier key: what the client's GOSUMDB holds.
-    key: String,
-    url: String,
+    pub(crate) key: String,
+    pub(crate) url: String,
     log: PathBuf,
 }
 
 impl TestDatabase {
     /// Serves `go_sum` (go.sum lines: their records first, in order) plus [`PADDING`] records.
-    fn start(sandbox: &Sandbox, go_sum: &str) -> Self {
+    pub(crate) fn start(sandbox: &Sandbox, go_sum: &str) -> Self {
         let binary = build_sumdb_server(sandbox);
         let go_sum_file = sandbox.path().join("sumdb.go.sum");
         std::fs::write(&go_sum_file, go_sum).unwrap();
@@ -96,7 +96,7 @@ impl TestDatabase {
     }
 
     /// Every path the database was asked for, in order.
-    fn requests(&self) -> Vec<String> {
+    pub(crate) fn requests(&self) -> Vec<String> {
         std::fs::read_to_string(&self.log)
             .unwrap_or_default()
             .lines()
@@ -117,7 +117,7 @@ impl Drop for TestDatabase {
 }
 
 /// The go.sum lines of a download.
-fn go_sum_lines(download: &Downloaded) -> String {
+pub(crate) fn go_sum_lines(download: &Downloaded) -> String {
     format!(
         "{path} {version} {sum}\n{path} {version}/go.mod {mod_sum}\n",
         path = download.path,

@@ -6,16 +6,18 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-#[cfg(feature = "sqlite")]
-use crate::error::Error;
-use crate::error::Result;
-use crate::fetch::{GoToolchain, GoToolchainConfig, InProcessTrigger, Ingester};
+use crate::error::{Error, Result};
+use crate::fetch::upstream::{Chain, Upstream, UpstreamConfig};
+use crate::fetch::{Fetcher, GoToolchain, GoToolchainConfig, InProcessTrigger, Ingester, Resolver};
+use crate::golang::checksumdb::SumDbSettings;
 use crate::index::Index;
 #[cfg(feature = "sqlite")]
 use crate::index::SqliteIndex;
-use crate::policy::DownloadMode;
+use crate::policy::{DownloadMode, Policy};
 use crate::proxy::{Proxy, ProxySettings, lease_for};
 use crate::store::{BlobStore, FilesystemStore, PRIVATE_DIR};
+use crate::sumdb::SumDbConfig;
+use crate::sumdb::verify::DatabaseSums;
 
 #[derive(Debug, Clone)]
 pub struct LocalConfig {
@@ -53,28 +55,67 @@ pub fn open_index(data_dir: &Path) -> Result<Arc<dyn Index>> {
     Ok(Arc::new(SqliteIndex::open(&index_path(data_dir))?))
 }
 
-/// The proxy over `store` and `index`, fetching misses with the Go toolchain in this process.
+/// The proxy over `store` and `index`, with `policy` and the checksum databases `sumdb`
+/// proxies. Misses are fetched in this process: from the upstream proxies natively, verified
+/// against the checksum database `GOSUMDB` names (read from `environment`, as the go command
+/// reads it); the go command runs only for what reaches `direct` and for private modules.
 pub fn build(
     config: &LocalConfig,
     store: Arc<dyn BlobStore>,
     index: Arc<dyn Index>,
+    policy: Policy,
+    sumdb: SumDbConfig,
+    environment: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Proxy> {
-    let fetcher = Arc::new(GoToolchain::new(GoToolchainConfig {
-        go_binary: config.go_binary.clone(),
-        upstream: config.upstream.clone(),
-        timeout: config.fetch_timeout,
-        scratch_dir: config.data_dir.join(PRIVATE_DIR).join("work"),
-        max_concurrent: config.max_concurrent_fetches,
-        max_concurrent_lookups: config.max_concurrent_lookups,
-        max_queued: config.max_queued,
-    })?);
+    let chain = Chain::parse(&config.upstream).map_err(Error::invalid)?;
+    let scratch_dir = config.data_dir.join(PRIVATE_DIR).join("work");
+    let policy = Arc::new(policy);
+    let go = |upstream: &str| -> Result<Arc<GoToolchain>> {
+        Ok(Arc::new(GoToolchain::new(GoToolchainConfig {
+            go_binary: config.go_binary.clone(),
+            upstream: upstream.to_string(),
+            timeout: config.fetch_timeout,
+            scratch_dir: scratch_dir.clone(),
+            max_concurrent: config.max_concurrent_fetches,
+            max_concurrent_lookups: config.max_concurrent_lookups,
+            max_queued: config.max_queued,
+        })?))
+    };
+    let (fetcher, resolver): (Arc<dyn Fetcher>, Arc<dyn Resolver>) = if chain.has_proxy() {
+        let no_proxy = no_proxy_patterns(environment);
+        // As the go command does, modules never sent to a proxy are fetched direct whatever
+        // the chain says.
+        let direct = match chain.from_direct() {
+            Some(upstream) => Some(go(upstream)?),
+            None if !no_proxy.is_empty() => Some(go("direct")?),
+            None => None,
+        };
+        let sums = DatabaseSums::new(
+            SumDbSettings::from_env(environment)?,
+            &sumdb,
+            policy.clone(),
+            store.clone(),
+            index.clone(),
+        )?;
+        let upstream = Arc::new(Upstream::new(
+            UpstreamConfig {
+                chain,
+                no_proxy,
+                timeout: config.fetch_timeout,
+                scratch_dir: scratch_dir.clone(),
+            },
+            Arc::new(sums),
+            direct.clone().map(|go| go as Arc<dyn Fetcher>),
+            direct.map(|go| go as Arc<dyn Resolver>),
+            crate::redact::credentials(&config.upstream),
+        )?);
+        (upstream.clone(), upstream)
+    } else {
+        let go = go(&config.upstream)?;
+        (go.clone(), go)
+    };
     let lease = lease_for(config.fetch_timeout);
-    let ingester = Arc::new(Ingester::new(
-        store.clone(),
-        index.clone(),
-        fetcher.clone(),
-        lease,
-    ));
+    let ingester = Arc::new(Ingester::new(store.clone(), index.clone(), fetcher, lease));
     let trigger = Arc::new(InProcessTrigger::new(
         ingester,
         config.max_concurrent_fetches + config.max_queued,
@@ -90,5 +131,26 @@ pub fn build(
         cache_size: config.cache_size,
         ..ProxySettings::default()
     };
-    Ok(Proxy::new(store, index, fetcher, trigger, settings))
+    Proxy::new(store, index, resolver, trigger, settings)
+        .with_policy(policy)
+        .with_sumdb(sumdb)
+}
+
+/// Whether misses may run the go command: the chain reaches `direct`, or some modules are
+/// never sent to a proxy (`GOPRIVATE`, `GONOPROXY`).
+pub fn needs_go(config: &LocalConfig, environment: &dyn Fn(&str) -> Option<String>) -> bool {
+    Chain::parse(&config.upstream).map_or(true, |chain| {
+        !chain.has_proxy()
+            || chain.from_direct().is_some()
+            || !no_proxy_patterns(environment).is_empty()
+    })
+}
+
+/// `GONOPROXY`, else `GOPRIVATE`, as the go command reads them (an empty value counts as unset).
+fn no_proxy_patterns(environment: &dyn Fn(&str) -> Option<String>) -> Vec<String> {
+    let set = |name| environment(name).filter(|value: &String| !value.trim().is_empty());
+    set("GONOPROXY")
+        .or_else(|| set("GOPRIVATE"))
+        .map(|list| crate::policy::split_patterns(&list))
+        .unwrap_or_default()
 }

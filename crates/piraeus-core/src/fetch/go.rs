@@ -13,7 +13,7 @@ use serde::Deserialize;
 use tokio::process::Command;
 use tokio::sync::{Semaphore, SemaphorePermit};
 
-use super::{Download, Fetcher, ResolvedVersion, Resolver};
+use super::{Download, Expected, Fetcher, ResolvedVersion, Resolver};
 use crate::cleanup;
 use crate::error::{Error, Result};
 use crate::redact;
@@ -330,8 +330,10 @@ impl Fetcher for GoToolchain {
                 info,
                 go_mod,
                 zip,
-                zip_hash,
-                mod_hash,
+                expected: Expected::Go {
+                    zip: zip_hash,
+                    go_mod: mod_hash,
+                },
                 scratch: Some(scratch),
             }),
             parsed => {

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use tokio::io::AsyncWriteExt;
 
-use super::{Download, Fetcher};
+use super::{Download, Expected, Fetcher};
 use crate::clock::{millis, now_millis};
 use crate::error::{Error, ErrorKind, Result};
 use crate::golang::checksum;
@@ -166,7 +166,7 @@ impl Ingester {
         let go_mod = read_small_file(&download.go_mod).await?;
         let info = read_small_file(&download.info).await?;
         let mod_hash = checksum::hash_go_mod(&go_mod);
-        check_agrees(&download, &zip_hash, &mod_hash)?;
+        check_agrees(module, &download, &zip_hash, &mod_hash)?;
         let time = info_time(&info)?;
         let hash = started.elapsed() - go;
 
@@ -349,12 +349,46 @@ fn integrity_conflict(key: &str, stored_hash: &str, fetched_hash: &str) -> Error
     ))
 }
 
-fn check_agrees(download: &Download, zip_hash: &str, mod_hash: &str) -> Result<()> {
-    if download.zip_hash != zip_hash || download.mod_hash != mod_hash {
-        return Err(Error::conflict(format!(
-            "checksum mismatch for {}: go reported {} {}, computed {zip_hash} {mod_hash}",
-            download.version, download.zip_hash, download.mod_hash
-        )));
+/// Our own hashes against the sums `download` must have. A mismatch with the checksum
+/// database is upstream serving other bytes than the database vouches for: a 502 naming both
+/// sums, as the go command's SECURITY ERROR does, and an integrity alarm; nothing is stored.
+fn check_agrees(module: &str, download: &Download, zip_hash: &str, mod_hash: &str) -> Result<()> {
+    let version = &download.version;
+    match &download.expected {
+        Expected::Go { zip, go_mod } => {
+            if zip != zip_hash || go_mod != mod_hash {
+                return Err(Error::conflict(format!(
+                    "checksum mismatch for {version}: go reported {zip} {go_mod}, computed {zip_hash} {mod_hash}"
+                )));
+            }
+        }
+        Expected::Database { zip, go_mod } => {
+            for (file, expected, got) in [("zip", zip, zip_hash), ("go.mod", go_mod, mod_hash)] {
+                if expected != got {
+                    tracing::error!(
+                        alarm = "integrity",
+                        module,
+                        version = version.as_str(),
+                        file,
+                        expected = expected.as_str(),
+                        got,
+                        "upstream served other bytes than the checksum database records; nothing was stored"
+                    );
+                    crate::telemetry::metrics::integrity_conflict();
+                    return Err(Error::upstream(format!(
+                        "checksum mismatch for {module}@{version} ({file}): the checksum database records {expected}, upstream served {got}"
+                    )));
+                }
+            }
+        }
+        Expected::Unchecked(reason) => {
+            tracing::warn!(
+                module,
+                version = version.as_str(),
+                reason = reason.as_str(),
+                "stored without checksum-database verification"
+            );
+        }
     }
     Ok(())
 }

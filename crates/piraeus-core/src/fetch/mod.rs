@@ -4,6 +4,7 @@
 
 pub mod go;
 pub mod ingest;
+pub mod upstream;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -25,11 +26,24 @@ pub struct Download {
     pub info: PathBuf,
     pub go_mod: PathBuf,
     pub zip: PathBuf,
-    /// The go command's `h1:` of the zip, checked against our own hash before storing.
-    pub zip_hash: String,
-    pub mod_hash: String,
+    /// What our own hashes must equal before anything is stored.
+    pub expected: Expected,
     /// Keeps the scratch directory alive while the files are in use.
     pub scratch: Option<tempfile::TempDir>,
+}
+
+/// The `h1:` sums a download must have, and who vouches for them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Expected {
+    /// The go command's: it verified the download itself (against the checksum database,
+    /// unless the module is private).
+    Go { zip: String, go_mod: String },
+    /// The checksum database's record, proved in its signed tree: a version fetched from an
+    /// upstream proxy natively.
+    Database { zip: String, go_mod: String },
+    /// Nobody's: fetched from a proxy, outside every checksum database's scope (`GONOSUMDB`,
+    /// `GOSUMDB=off`). The reason is logged with the version.
+    Unchecked(String),
 }
 
 /// A query resolved to a canonical version: the body of `@latest` and `$query.info`.

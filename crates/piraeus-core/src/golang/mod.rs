@@ -5,6 +5,7 @@
 pub(crate) mod checksum;
 pub mod checksumdb;
 pub(crate) mod gosum;
+pub(crate) mod modzip;
 pub(crate) mod note;
 pub mod path;
 pub(crate) mod tlog;

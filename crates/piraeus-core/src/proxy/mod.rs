@@ -107,7 +107,7 @@ pub struct Proxy {
     resolver: Arc<dyn Resolver>,
     trigger: Arc<dyn FetchTrigger>,
     settings: ProxySettings,
-    policy: Policy,
+    policy: Arc<Policy>,
     hits: HitCache,
     leases_taken: AtomicU64,
     /// One refresh of a list, latest or query answer at a time per key in this process; the
@@ -159,7 +159,7 @@ impl Proxy {
             trigger,
             hits: HitCache::new(settings.cache_size),
             settings,
-            policy: Policy::default(),
+            policy: Arc::default(),
             leases_taken: AtomicU64::new(0),
             refreshing: Mutex::new(HashMap::new()),
             sumdb: None,
@@ -183,8 +183,8 @@ impl Proxy {
 
     /// Applies a module policy (the default has no rules: every module not on an internal host
     /// is fetched in the global download mode).
-    pub fn with_policy(mut self, policy: Policy) -> Self {
-        self.policy = policy;
+    pub fn with_policy(mut self, policy: impl Into<Arc<Policy>>) -> Self {
+        self.policy = policy.into();
         self
     }
 

@@ -20,6 +20,7 @@
 //!   502s that name the database but not its address.
 
 mod path;
+pub mod verify;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

@@ -115,7 +115,8 @@ pub const INTEGRITY_CONFLICTS: Metric = Metric {
     unit: "Count",
     kind: Kind::Counter,
     prometheus: "piraeus_integrity_conflicts",
-    help: "Stored artifacts that differ from a fresh verified download",
+    help: "Artifacts that differ from what vouches for them: a stored one from a fresh verified \
+           download, or a download from the checksum database's record (nothing is stored)",
 };
 pub const VERIFIED: Metric = Metric {
     cloudwatch: Some("Verified"),

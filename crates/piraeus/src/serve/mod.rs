@@ -73,12 +73,6 @@ pub async fn run(arguments: &ArgMatches) -> anyhow::Result<ExitCode> {
         download_mode: given(arguments, &DOWNLOAD_MODE),
         cache_size: given(arguments, &CACHE_SIZE),
     };
-    let proxy = open(&config, arguments).await.with_context(|| {
-        format!(
-            "cannot open storage (data directory {})",
-            config.data_dir.display()
-        )
-    })?;
     let policy = match value(arguments, &POLICY) {
         Some(location) if location.starts_with("s3://") => {
             piraeus_aws::sdk::load_policy(&piraeus_aws::sdk::config().await, &location).await?
@@ -86,10 +80,17 @@ pub async fn run(arguments: &ArgMatches) -> anyhow::Result<ExitCode> {
         Some(path) => Policy::load(Path::new(&path))?,
         None => Policy::default(),
     };
-    let sumdb = SumDbConfig::new(all(arguments, &SUMDB), config.answer_ttl, &|name| {
-        std::env::var(name).ok()
-    });
-    let proxy = proxy.with_policy(policy).with_sumdb(sumdb)?;
+    let environment = |name: &str| std::env::var(name).ok();
+    let sumdb = SumDbConfig::new(all(arguments, &SUMDB), config.answer_ttl, &environment);
+    let (store, index) = backends::open(&config.data_dir, arguments, Missing::Create)
+        .await
+        .with_context(|| {
+            format!(
+                "cannot open storage (data directory {})",
+                config.data_dir.display()
+            )
+        })?;
+    let proxy = local::build(&config, store, index, policy, sumdb, &environment)?;
     let auth = value(arguments, &AUTH_FILE)
         .map(|path| Authenticator::open(&path).map(Arc::new))
         .transpose()?;
@@ -109,7 +110,9 @@ pub async fn run(arguments: &ArgMatches) -> anyhow::Result<ExitCode> {
         max_connections: connection_cap(given(arguments, &MAX_CONNECTIONS)),
         shutdown_timeout: given(arguments, &SHUTDOWN_TIMEOUT),
     };
-    warn_without_go(&config.go_binary).await;
+    if local::needs_go(&config, &environment) {
+        warn_without_go(&config.go_binary).await;
+    }
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
@@ -181,15 +184,6 @@ fn connection_cap(configured: usize) -> usize {
     configured
         .min(room)
         .min(tokio::sync::Semaphore::MAX_PERMITS)
-}
-
-/// The proxy over the backends the flags name.
-async fn open(
-    config: &LocalConfig,
-    arguments: &ArgMatches,
-) -> anyhow::Result<piraeus_core::proxy::Proxy> {
-    let (store, index) = backends::open(&config.data_dir, arguments, Missing::Create).await?;
-    Ok(local::build(config, store, index)?)
 }
 
 /// Cached modules are served without the go command, so its absence is a warning, not fatal.
