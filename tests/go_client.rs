@@ -1,6 +1,7 @@
 //! The real go command against Piraeus, every answer compared with `GOPROXY=direct`. Each case
-//! runs twice: against `piraeus serve` (module `local`) and against the serverless stack of
-//! `make stack`, the functions under the Lambda emulator over moto (module `serverless`).
+//! runs three times: against `piraeus serve` (module `local`), against the serverless stack of
+//! `make stack`, the functions under the Lambda emulator over moto (module `serverless`), and
+//! against `piraeus serve` whose upstream is another Piraeus, spoken to natively (`chain`).
 
 use crate::common::{
     Deployment, Sandbox, Server, assert_same_as_direct, go_mod, incompressible_bytes,
@@ -534,7 +535,7 @@ fn module_that_does_not_exist(deployment: Deployment) {
     );
 }
 
-on_both_deployments!(
+on_every_upstream!(
     tags_prereleases_branches_and_commit_prefixes,
     module_without_tags_resolves_latest_to_a_pseudo_version,
     major_version_subdirectory_modules,

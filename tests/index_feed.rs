@@ -138,7 +138,7 @@ fn index_feed_pages_stored_versions_in_ingest_order(deployment: Deployment) {
     // is needed: locally, a run of the server before the one with tokens (same data directory);
     // on the stack, the serve function's own URL (the edge is where tokens are checked).
     let server: Server = match deployment {
-        Deployment::Local => {
+        Deployment::Local | Deployment::Chain => {
             let open = sandbox.start_server();
             store(&open.url());
             open.stop();

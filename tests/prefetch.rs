@@ -93,7 +93,7 @@ fn prefetch_warms_a_go_sum_and_reports_a_tampered_line(deployment: Deployment) {
         let info = server.get(&format!("/example.test/{version}.info"));
         assert_eq!(info.status, 200, "{}", info.text());
         let (header, hit) = match deployment {
-            Deployment::Local => ("x-piraeus-cache", "hit"),
+            Deployment::Local | Deployment::Chain => ("x-piraeus-cache", "hit"),
             Deployment::Serverless => ("x-piraeus-edge", "bucket"),
         };
         assert_eq!(info.header(header), Some(hit), "{version}");

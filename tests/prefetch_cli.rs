@@ -90,7 +90,7 @@ fn prefetch(
 /// signed without asking).
 fn proxy_arguments(server: &Server) -> Vec<String> {
     match server.deployment {
-        Deployment::Local => vec!["--proxy".into(), server.url()],
+        Deployment::Local | Deployment::Chain => vec!["--proxy".into(), server.url()],
         Deployment::Serverless => vec![
             "--proxy".into(),
             format!(
@@ -163,7 +163,7 @@ fn prefetch_command_warms_a_go_sum_and_a_list(deployment: Deployment) {
     let mut server = sandbox.start(deployment);
     let proxy = proxy_arguments(&server);
     let environment: &[(&str, &str)] = match deployment {
-        Deployment::Local => &[],
+        Deployment::Local | Deployment::Chain => &[],
         Deployment::Serverless => &AWS_ENVIRONMENT,
     };
 

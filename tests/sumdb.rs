@@ -200,7 +200,7 @@ fn start_piraeus(sandbox: &Sandbox, deployment: Deployment, database: &TestDatab
     let policy = policy.to_str().unwrap();
     let environment = [("GOPRIVATE", "corp.example.test")];
     match deployment {
-        Deployment::Local => sandbox.start_server_with(
+        Deployment::Local | Deployment::Chain => sandbox.start_server_with(
             &["--sumdb", &sumdb, "--answer-ttl", "1s", "--policy", policy],
             &environment,
         ),
@@ -402,7 +402,7 @@ fn checksum_database_through_the_proxy(deployment: Deployment) {
 
     // 5. Malformed paths: 400 or 404, and nothing asked or stored.
     let stored_before = match deployment {
-        Deployment::Local => snapshot(&sandbox.data_dir()),
+        Deployment::Local | Deployment::Chain => snapshot(&sandbox.data_dir()),
         Deployment::Serverless => Vec::new(),
     };
     for (path, status) in [

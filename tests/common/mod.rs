@@ -20,6 +20,17 @@ macro_rules! on_both_deployments {
     };
 }
 
+/// [`on_both_deployments`], and each case a third time as `chain::case`: `piraeus serve`
+/// whose upstream is another Piraeus, spoken to natively.
+macro_rules! on_every_upstream {
+    ($($case:ident),* $(,)?) => {
+        on_both_deployments!($($case),*);
+        mod chain {
+            $(#[test] fn $case() { super::$case(crate::common::Deployment::Chain) })*
+        }
+    };
+}
+
 /// What the fetcher's git may use in tests: https (the module paths) and file (where the test
 /// HOME's insteadOf sends them).
 pub const TEST_GIT_PROTOCOLS: &str = "https:file";
@@ -182,6 +193,7 @@ impl Sandbox {
             deployment: Deployment::Local,
             aws_endpoint: None,
             emulator_address: None,
+            behind: None,
         };
         server.wait_until_healthy();
         server
@@ -192,7 +204,30 @@ impl Sandbox {
         match deployment {
             Deployment::Local => self.start_server(),
             Deployment::Serverless => self.start_stack(&[]),
+            Deployment::Chain => self.start_chain(),
         }
+    }
+
+    /// `piraeus serve` (over the sandbox's data directory) whose only upstream is a second
+    /// `piraeus serve --upstream direct` (over its own). The first has no go command: every
+    /// answer it gives comes from the native upstream client.
+    pub fn start_chain(&self) -> Server {
+        let upstream_data = self.path().join("upstream-data");
+        let upstream =
+            self.start_server_with(&["--data-dir", upstream_data.to_str().unwrap()], &[]);
+        let no_go = self.path().join("no-go-here");
+        let mut server = self.start_server_with(
+            &[
+                "--upstream",
+                &upstream.url(),
+                "--go",
+                no_go.to_str().unwrap(),
+            ],
+            &[],
+        );
+        server.deployment = Deployment::Chain;
+        server.behind = Some(Box::new(upstream));
+        server
     }
 
     /// Runs `scripts/stack.sh` (what `make stack` runs) on free ports with the sandbox's HOME,
@@ -263,6 +298,7 @@ impl Sandbox {
             deployment: Deployment::Serverless,
             aws_endpoint: Some(format!("http://127.0.0.1:{moto_port}")),
             emulator_address: Some(format!("127.0.0.1:{port}")),
+            behind: None,
         };
         let ready = receiver
             .recv_timeout(Duration::from_secs(300))
@@ -550,6 +586,8 @@ pub struct Server {
     pub aws_endpoint: Option<String>,
     /// The stack's Lambda emulator (function URLs and the Invoke API), behind its edge.
     pub emulator_address: Option<String>,
+    /// The upstream Piraeus of a [`Deployment::Chain`], kept running while this one is.
+    behind: Option<Box<Server>>,
 }
 
 /// Which way Piraeus runs in a test.
@@ -559,6 +597,8 @@ pub enum Deployment {
     Local,
     /// `scripts/stack.sh` (`make stack`): the functions under `cargo lambda watch`, moto.
     Serverless,
+    /// `piraeus serve` in front of another: the native upstream client ([`Sandbox::start_chain`]).
+    Chain,
 }
 
 impl Server {
@@ -577,7 +617,7 @@ impl Server {
     /// CloudFront).
     pub fn prefetch_address(&self) -> &str {
         match self.deployment {
-            Deployment::Local => &self.address,
+            Deployment::Local | Deployment::Chain => &self.address,
             Deployment::Serverless => self.emulator(),
         }
     }
@@ -594,7 +634,7 @@ impl Server {
     /// The prefetch API's path at `prefetch_address`.
     pub fn prefetch_path(&self) -> &'static str {
         match self.deployment {
-            Deployment::Local => "/prefetch",
+            Deployment::Local | Deployment::Chain => "/prefetch",
             Deployment::Serverless => "/lambda-url/piraeus-prefetch/prefetch",
         }
     }

@@ -23,7 +23,7 @@ use tokio::io::AsyncWriteExt;
 use super::{Download, Expected, Fetcher, ResolvedVersion, Resolver};
 use crate::error::{Error, ErrorKind, Result};
 use crate::golang::modzip::{self, MAX_GO_MOD, MAX_ZIP};
-use crate::golang::path::escape;
+use crate::golang::path::{check_version_fits, escape};
 use crate::golang::version;
 use crate::redact;
 use crate::sumdb::verify::{SumCheck, Sums};
@@ -292,7 +292,10 @@ impl Upstream {
             Question::Resolve(query) => {
                 let url = proxy.url(module, &format!("@v/{}.info", escape(query)));
                 let (info, _) = self.info_from(proxy, &url).await?;
-                if version::is_canonical(query) {
+                // As the go command's proxy client: a canonical version valid for the path
+                // names itself; another (`v3.1.0` of a path without `/v3`) is a query that may
+                // resolve to `v3.1.0+incompatible`.
+                if version::is_canonical(query) && check_version_fits(module, query).is_ok() {
                     expect_version(&info, query, &url)?;
                 }
                 Answer::Resolved(info)
