@@ -1,8 +1,9 @@
 //! The native upstream: `piraeus serve --upstream http://…` speaks the GOPROXY protocol to an
 //! upstream proxy itself and verifies every version against a real signed checksum database
 //! (`tests/sumdb-server`) before storing it. The upstream is a real GOPROXY tree (the download
-//! cache of a client that fetched the modules directly) served over HTTP by Python's
-//! http.server on loopback, which logs every request it gets. For public modules the server's
+//! cache of a client that fetched the modules directly) served over HTTP on loopback by
+//! tests/upstream-server.py (Python's http.server, with faults on demand), which logs every
+//! request it gets. For public modules the server's
 //! go command is a stub that counts its runs and fails, so any use of it shows.
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -14,7 +15,8 @@ use crate::common::{
 };
 use crate::sumdb::{NAME, TestDatabase, go_sum_lines};
 
-/// A folder served over HTTP on loopback, each request line logged.
+/// A folder served over HTTP on loopback by tests/upstream-server.py, each request line
+/// logged, with faults under `/_fault/MODE/`.
 struct TreeServer {
     child: Child,
     url: String,
@@ -25,15 +27,7 @@ impl TreeServer {
     fn start(sandbox: &Sandbox, root: &Path) -> Self {
         let log = sandbox.path().join("upstream-requests.log");
         let mut child = Command::new(which("python3"))
-            .args([
-                "-u",
-                "-m",
-                "http.server",
-                "0",
-                "--bind",
-                "127.0.0.1",
-                "--directory",
-            ])
+            .arg(crate::common::repo_root().join("tests/upstream-server.py"))
             .arg(root)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -44,12 +38,10 @@ impl TreeServer {
         BufReader::new(child.stdout.take().unwrap())
             .read_line(&mut first)
             .unwrap();
-        // "Serving HTTP on 127.0.0.1 port 41234 (http://127.0.0.1:41234/) ..."
         let port = first
-            .split_whitespace()
-            .skip_while(|word| *word != "port")
-            .nth(1)
-            .unwrap_or_else(|| panic!("http.server printed {first:?}"))
+            .trim()
+            .strip_prefix("port ")
+            .unwrap_or_else(|| panic!("the upstream server printed {first:?}"))
             .to_string();
         Self {
             child,
@@ -169,6 +161,33 @@ impl Upstream {
             &[("GOSUMDB", key)],
         );
         (server, counter)
+    }
+
+    /// `piraeus serve` with `chain` as its upstream and `arguments` added, over a data
+    /// directory of its own (returned), with the failing go and the test database.
+    fn piraeus_on(&self, chain: &str, arguments: &[&str]) -> (Server, PathBuf) {
+        let (go, _) = failing_go(&self.sandbox);
+        let sumdb = format!("{NAME}={}", self.database.url);
+        let data_dir = tempfile::Builder::new()
+            .prefix("data-")
+            .tempdir_in(self.sandbox.path())
+            .unwrap()
+            .keep();
+        let mut all = vec![
+            "--upstream",
+            chain,
+            "--go",
+            go.to_str().unwrap(),
+            "--sumdb",
+            &sumdb,
+            "--data-dir",
+            data_dir.to_str().unwrap(),
+        ];
+        all.extend_from_slice(arguments);
+        let server = self
+            .sandbox
+            .start_server_with(&all, &[("GOSUMDB", &self.database.key)]);
+        (server, data_dir)
     }
 
     /// The tree's file for `module`'s `file` (`@v/v1.0.0.zip`, `@v/list`).
@@ -432,5 +451,53 @@ fn bad_upstream_answers_are_502_and_store_nothing() {
     for ext in ["info", "mod", "zip"] {
         let key = format!("example.test/bad.git/@v/v1.2.0.{ext}");
         assert!(!is_stored(&upstream.sandbox, &server, &key), "{key}");
+    }
+}
+
+#[test]
+fn upstream_faults_are_502_and_the_chain_falls_back_as_the_go_command_does() {
+    let upstream = upstream();
+    let tree = &upstream.server.url;
+    let fault = |mode: &str| format!("{tree}/_fault/{mode}");
+    let zip = format!("/{ALPHA}/@v/v1.0.0.zip");
+    let stored = |data_dir: &Path| data_dir.join(format!("{ALPHA}/@v/v1.0.0.zip")).is_file();
+    // `,` moves on after 404 and 410 only; `|` after any error.
+    for (chain, status) in [
+        (format!("{},{tree}", fault("status/404")), 200),
+        (format!("{},{tree}", fault("status/410")), 200),
+        (format!("{},{tree}", fault("status/500")), 502),
+        (format!("{}|{tree}", fault("status/500")), 200),
+        (format!("{},off", fault("status/404")), 404),
+        // Plain http may be followed on the proxy's own host only.
+        (fault("here"), 200),
+    ] {
+        let (server, data_dir) = upstream.piraeus_on(&chain, &[]);
+        let response = server.get(&zip);
+        assert_eq!(response.status, status, "{chain}: {}", response.text());
+        assert_eq!(stored(&data_dir), status == 200, "{chain}");
+    }
+    for (chain, arguments, says) in [
+        (fault("away"), &[][..], "redirected where it may not go"),
+        (fault("cut"), &[][..], "cut short"),
+        (fault("slow"), &["--fetch-timeout", "3s"][..], "timed out"),
+        // An https redirect to another host is followed (and fails: nothing listens there),
+        // unless the proxy was given credentials.
+        (fault("elsewhere"), &[][..], "could not be reached"),
+        (
+            fault("elsewhere").replace("http://", "http://user:secret@"),
+            &[][..],
+            "redirected where it may not go",
+        ),
+    ] {
+        let (server, data_dir) = upstream.piraeus_on(&chain, arguments);
+        let response = server.get(&zip);
+        let body = response.text();
+        assert_eq!(response.status, 502, "{chain}: {body}");
+        assert!(body.contains(says), "{chain}: {body}");
+        assert!(
+            !body.contains("127.0.0.1") && !body.contains("localhost"),
+            "{body}"
+        );
+        assert!(!stored(&data_dir), "{chain}");
     }
 }

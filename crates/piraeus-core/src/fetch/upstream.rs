@@ -190,6 +190,8 @@ pub struct UpstreamConfig {
 pub struct Upstream {
     config: UpstreamConfig,
     client: reqwest::Client,
+    /// For proxies given credentials: redirects stay on their host.
+    client_with_credentials: reqwest::Client,
     sums: Arc<dyn SumCheck>,
     direct_fetcher: Option<Arc<dyn Fetcher>>,
     direct_resolver: Option<Arc<dyn Resolver>>,
@@ -226,16 +228,21 @@ impl Upstream {
         direct_resolver: Option<Arc<dyn Resolver>>,
         origin: String,
     ) -> Result<Self> {
-        let client = reqwest::Client::builder()
-            .connect_timeout(CONNECT_TIMEOUT)
-            .timeout(config.timeout)
-            .redirect(redirect_policy())
-            .user_agent(concat!("piraeus/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| Error::invalid("cannot set up the upstream HTTP client").with_source(e))?;
+        let client = |with_credentials| {
+            reqwest::Client::builder()
+                .connect_timeout(CONNECT_TIMEOUT)
+                .timeout(config.timeout)
+                .redirect(redirect_policy(with_credentials))
+                .user_agent(concat!("piraeus/", env!("CARGO_PKG_VERSION")))
+                .build()
+                .map_err(|e| {
+                    Error::invalid("cannot set up the upstream HTTP client").with_source(e)
+                })
+        };
         Ok(Self {
+            client: client(false)?,
+            client_with_credentials: client(true)?,
             config,
-            client,
             sums,
             direct_fetcher,
             direct_resolver,
@@ -323,10 +330,13 @@ impl Upstream {
     }
 
     async fn send(&self, proxy: &ProxyUrl, url: &str) -> Result<reqwest::Response> {
-        let mut request = self.client.get(url);
-        if let Some((user, password)) = &proxy.credentials {
-            request = request.basic_auth(user, Some(password));
-        }
+        let request = match &proxy.credentials {
+            Some((user, password)) => self
+                .client_with_credentials
+                .get(url)
+                .basic_auth(user, Some(password)),
+            None => self.client.get(url),
+        };
         let response = request.send().await.map_err(|e| {
             let what = if e.is_timeout() {
                 "timed out"
@@ -529,15 +539,19 @@ fn no_direct(module: &str) -> Error {
 }
 
 /// Redirects stay on https (or on plain http only from a plain-http proxy's own host, as a
-/// test proxy on loopback is), within a few hops; reqwest itself drops the credentials when a
-/// redirect leaves the host.
-fn redirect_policy() -> reqwest::redirect::Policy {
-    reqwest::redirect::Policy::custom(|attempt| {
+/// test proxy on loopback is), within a few hops. A proxy reached with credentials may redirect
+/// on its own host only: reqwest would drop the credentials elsewhere, but the answer would
+/// then come from a host the operator did not name for this proxy.
+fn redirect_policy(with_credentials: bool) -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(move |attempt| {
         if attempt.previous().len() > MAX_REDIRECTS {
             return attempt.error("too many redirects");
         }
         let first = &attempt.previous()[0];
         let next = attempt.url();
+        if with_credentials && next.host_str() != first.host_str() {
+            return attempt.error("a redirect to another host, from a proxy given credentials");
+        }
         let allowed = next.scheme() == "https"
             || (next.scheme() == "http"
                 && first.scheme() == "http"
@@ -554,7 +568,9 @@ fn redirect_policy() -> reqwest::redirect::Policy {
 /// internal proxy's name is not a client's business), credentials or query.
 fn shown(url: &str) -> String {
     match reqwest::Url::parse(url) {
-        Ok(parsed) => format!("upstream {}", parsed.path()),
+        // Without its leading slash, or the client-facing redaction would take it for a
+        // local file path.
+        Ok(parsed) => format!("upstream {}", parsed.path().trim_start_matches('/')),
         Err(_) => "the upstream".to_string(),
     }
 }
@@ -704,7 +720,7 @@ mod tests {
     fn shown_urls_carry_no_credentials() {
         assert_eq!(
             shown("https://u:secret@proxy.example/m/@v/list?token=x"),
-            "upstream /m/@v/list"
+            "upstream m/@v/list"
         );
     }
 }
