@@ -14,10 +14,10 @@ use crate::common::{GoClient, Moto, Sandbox, Server};
 const ALPHA: &str = "example.test/alpha.git";
 const BETA: &str = "example.test/beta.git";
 
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
+pub(crate) struct Run {
+    pub(crate) code: i32,
+    pub(crate) stdout: String,
+    pub(crate) stderr: String,
 }
 
 impl std::fmt::Display for Run {
@@ -30,6 +30,8 @@ impl std::fmt::Display for Run {
     }
 }
 
+/// The piraeus command in the sandbox; the test modules are in no checksum database, so
+/// `GOSUMDB=off` unless `environment` says otherwise.
 fn piraeus(sandbox: &Sandbox, arguments: &[&str], environment: &[(&str, &str)]) -> Run {
     let output = Command::new(env!("CARGO_BIN_EXE_piraeus"))
         .args(arguments)
@@ -38,6 +40,7 @@ fn piraeus(sandbox: &Sandbox, arguments: &[&str], environment: &[(&str, &str)]) 
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("HOME", sandbox.home())
         .env("PIRAEUS_LOG", "warn")
+        .env("GOSUMDB", "off")
         .envs(environment.iter().copied())
         .output()
         .expect("piraeus runs");
@@ -53,7 +56,12 @@ fn text(path: &Path) -> &str {
 }
 
 /// `piraeus export SOURCE… --out OUT`, where `source` names the backend (and any selection).
-fn export(sandbox: &Sandbox, source: &[&str], out: &Path, environment: &[(&str, &str)]) -> Run {
+pub(crate) fn export(
+    sandbox: &Sandbox,
+    source: &[&str],
+    out: &Path,
+    environment: &[(&str, &str)],
+) -> Run {
     let mut arguments = vec!["export"];
     arguments.extend_from_slice(source);
     arguments.extend(["--out", text(out)]);
@@ -61,7 +69,12 @@ fn export(sandbox: &Sandbox, source: &[&str], out: &Path, environment: &[(&str, 
 }
 
 /// `piraeus import TARGET… ARCHIVE`, where `target` names the backend.
-fn import(sandbox: &Sandbox, target: &[&str], archive: &Path, environment: &[(&str, &str)]) -> Run {
+pub(crate) fn import(
+    sandbox: &Sandbox,
+    target: &[&str],
+    archive: &Path,
+    environment: &[(&str, &str)],
+) -> Run {
     let mut arguments = vec!["import"];
     arguments.extend_from_slice(target);
     arguments.push(text(archive));

@@ -14,6 +14,7 @@ use crate::common::{
     Downloaded, Sandbox, Server, assert_same_as_direct, invocations, is_stored, which,
 };
 use crate::sumdb::{NAME, TestDatabase, go_sum_lines};
+use crate::transfer::{export, import};
 
 /// A folder served over HTTP on loopback by tests/upstream-server.py, each request line
 /// logged, with faults under `/_fault/MODE/`.
@@ -166,6 +167,11 @@ impl Upstream {
     /// `piraeus serve` with `chain` as its upstream and `arguments` added, over a data
     /// directory of its own (returned), with the failing go and the test database.
     fn piraeus_on(&self, chain: &str, arguments: &[&str]) -> (Server, PathBuf) {
+        self.piraeus_with(chain, arguments, &self.database.key)
+    }
+
+    /// [`Upstream::piraeus_on`] with `gosumdb` as its GOSUMDB.
+    fn piraeus_with(&self, chain: &str, arguments: &[&str], gosumdb: &str) -> (Server, PathBuf) {
         let (go, _) = failing_go(&self.sandbox);
         let sumdb = format!("{NAME}={}", self.database.url);
         let data_dir = tempfile::Builder::new()
@@ -186,24 +192,41 @@ impl Upstream {
         all.extend_from_slice(arguments);
         let server = self
             .sandbox
-            .start_server_with(&all, &[("GOSUMDB", &self.database.key)]);
+            .start_server_with(&all, &[("GOSUMDB", gosumdb)]);
         (server, data_dir)
     }
 
     /// The tree's file for `module`'s `file` (`@v/v1.0.0.zip`, `@v/list`).
     fn file(&self, module: &str, file: &str) -> PathBuf {
-        let escaped: String = module
-            .chars()
-            .flat_map(|c| {
-                if c.is_ascii_uppercase() {
-                    vec!['!', c.to_ascii_lowercase()]
-                } else {
-                    vec![c]
-                }
-            })
-            .collect();
-        self.tree.join(escaped).join(file)
+        self.tree.join(escaped(module)).join(file)
     }
+
+    /// A data directory holding [`TARGETS`], fetched through `piraeus serve` from the tree
+    /// with `gosumdb` as its GOSUMDB (`off`: whatever the tree holds is stored unchecked).
+    fn stored(&self, gosumdb: &str) -> PathBuf {
+        let (server, data_dir) = self.piraeus_with(&self.server.url, &[], gosumdb);
+        for target in TARGETS {
+            let (module, version) = target.split_once('@').unwrap();
+            let response = server.get(&format!("/{}/@v/{version}.zip", escaped(module)));
+            assert_eq!(response.status, 200, "{target}: {}", response.text());
+        }
+        server.stop();
+        data_dir
+    }
+}
+
+/// `module` case-encoded as the GOPROXY protocol writes it.
+fn escaped(module: &str) -> String {
+    module
+        .chars()
+        .flat_map(|c| {
+            if c.is_ascii_uppercase() {
+                vec!['!', c.to_ascii_lowercase()]
+            } else {
+                vec![c]
+            }
+        })
+        .collect()
 }
 
 #[test]
@@ -500,4 +523,146 @@ fn upstream_faults_are_502_and_the_chain_falls_back_as_the_go_command_does() {
         );
         assert!(!stored(&data_dir), "{chain}");
     }
+}
+
+/// `piraeus import` checks every public version against the checksum database: online, or
+/// offline against the database's records that `piraeus export` wrote into the archive.
+#[test]
+fn import_refuses_a_forged_archive_online_and_offline() {
+    let upstream = upstream();
+    let online = format!("{} {}", upstream.database.key, upstream.database.url);
+    // Nothing listens there: an offline import that reached for the database would fail.
+    let unreachable = format!("{} http://127.0.0.1:1", upstream.database.key);
+    let dir = |path: &Path| format!("--data-dir={}", path.display());
+    let fresh = |name: &str| upstream.sandbox.path().join(name);
+    let is_in = |data_dir: &Path, target: &str| {
+        let (module, version) = target.split_once('@').unwrap();
+        data_dir
+            .join(format!("{}/@v/{version}.zip", escaped(module)))
+            .is_file()
+    };
+
+    // An honest archive carries its proofs and imports offline.
+    let honest = upstream.stored(&upstream.database.key);
+    let archive = fresh("honest.zip");
+    let run = export(
+        &upstream.sandbox,
+        &[&dir(&honest)],
+        &archive,
+        &[("GOSUMDB", &online)],
+    );
+    assert_eq!(run.code, 0, "{run}");
+    let names = zip::ZipArchive::new(std::fs::File::open(&archive).unwrap())
+        .unwrap()
+        .file_names()
+        .map(|name| name.unwrap().into_owned())
+        .collect::<Vec<_>>();
+    assert!(
+        names
+            .iter()
+            .any(|name| name == &format!("sumdb/{NAME}/lookup/{ALPHA}@v1.0.0")),
+        "{names:?}"
+    );
+    assert!(
+        names
+            .iter()
+            .any(|name| name.starts_with(&format!("sumdb/{NAME}/tile/"))),
+        "{names:?}"
+    );
+    let mirror = fresh("mirror");
+    let run = import(
+        &upstream.sandbox,
+        &[&dir(&mirror), "--offline"],
+        &archive,
+        &[("GOSUMDB", &unreachable)],
+    );
+    assert_eq!(run.code, 0, "{run}");
+    assert!(run.stdout.contains("3 stored"), "{run}");
+
+    // A data directory that stored a tampered zip unchecked (GOSUMDB=off).
+    tamper_zip(&upstream, ALPHA, "v1.0.0");
+    let forged = upstream.stored("off");
+    let forged_name = format!("{ALPHA}@v1.0.0");
+    let expected = &upstream
+        .direct
+        .iter()
+        .find(|d| d.path == ALPHA && d.version == "v1.0.0")
+        .unwrap()
+        .sum;
+    let refused = |run: &crate::transfer::Run| {
+        let line = run
+            .stdout
+            .lines()
+            .find(|line| line.starts_with(&format!("REFUSED {forged_name}: checksum mismatch")))
+            .unwrap_or_else(|| panic!("{run}"));
+        assert!(
+            line.contains(expected.as_str()),
+            "names the database's sum: {line}"
+        );
+        assert_eq!(run.code, 1, "{run}");
+        assert!(run.stdout.contains("2 stored"), "{run}");
+        assert!(run.stdout.contains("1 refused"), "{run}");
+    };
+
+    // Without proofs, checked against the database online.
+    let unproved = fresh("unproved.zip");
+    let run = export(&upstream.sandbox, &[&dir(&forged)], &unproved, &[]);
+    assert_eq!(run.code, 0, "GOSUMDB=off exports unchecked: {run}");
+    let target = fresh("online");
+    refused(&import(
+        &upstream.sandbox,
+        &[&dir(&target)],
+        &unproved,
+        &[("GOSUMDB", &online)],
+    ));
+    assert!(!is_in(&target, &forged_name));
+    assert!(is_in(&target, TARGETS[1]) && is_in(&target, TARGETS[2]));
+    // Offline, an archive without the database's records proves nothing.
+    let run = import(
+        &upstream.sandbox,
+        &[&dir(&fresh("no-records")), "--offline"],
+        &unproved,
+        &[("GOSUMDB", &unreachable)],
+    );
+    assert_eq!(run.code, 1, "{run}");
+    assert!(run.stdout.contains("0 stored"), "{run}");
+    assert!(run.stdout.contains("no checksum-database record"), "{run}");
+
+    // Export checks too: it names the version it cannot prove, and the records it did write
+    // refuse it offline.
+    let proved = fresh("proved.zip");
+    let run = export(
+        &upstream.sandbox,
+        &[&dir(&forged)],
+        &proved,
+        &[("GOSUMDB", &online)],
+    );
+    assert_eq!(run.code, 1, "{run}");
+    assert!(
+        run.stdout
+            .contains(&format!("NOT PROVED {forged_name}: checksum mismatch")),
+        "{run}"
+    );
+    let target = fresh("offline");
+    refused(&import(
+        &upstream.sandbox,
+        &[&dir(&target), "--offline"],
+        &proved,
+        &[("GOSUMDB", &unreachable)],
+    ));
+    assert!(!is_in(&target, &forged_name));
+
+    // A private module is imported on the archive's sums, and the report says so.
+    let run = import(
+        &upstream.sandbox,
+        &[&dir(&fresh("private"))],
+        &unproved,
+        &[("GOSUMDB", &online), ("GONOSUMDB", ALPHA)],
+    );
+    assert_eq!(run.code, 0, "{run}");
+    assert!(
+        run.stdout.contains(&format!("UNCHECKED {ALPHA}@v1.0.0")),
+        "{run}"
+    );
+    assert!(run.stdout.contains("2 stored private"), "{run}");
 }

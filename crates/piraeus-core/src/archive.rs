@@ -8,9 +8,15 @@
 //! stored). Unpacked, the archive is also a valid GOPROXY tree.
 //!
 //! Import trusts nothing in the archive: every zip and go.mod is re-hashed against the `h1:`
-//! sums of its record before anything of that version is written, and a version is stored
-//! like ingest stores it (zip, then go.mod, then info, never overwriting, then `mark_ready`).
+//! sums of its record, and those sums must be the checksum database's (unless the version is
+//! private), before anything of that version is written; a version is stored like ingest
+//! stores it (zip, then go.mod, then info, never overwriting, then `mark_ready`).
+//!
+//! For an air-gapped destination, export also writes the database's files that prove each
+//! version's record (its signed lookup answer and the tiles its proofs read) under
+//! `sumdb/NAME/`, and import verifies against them with the database's key, offline.
 
+use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
@@ -24,6 +30,7 @@ use crate::fetch::ingest::{Parts, info_time, store_parts};
 use crate::golang::{checksum, path};
 use crate::index::{FeedCursor, Index, StoredVersion, VersionStatus};
 use crate::store::{ArtifactKind, BlobStore, artifact_key, read_blob};
+use crate::sumdb::verify::{Recorded, SumCheck, Sums};
 
 /// The name of the manifest entry.
 pub const MANIFEST: &str = "manifest.json";
@@ -34,6 +41,12 @@ const FORMAT_VERSION: u32 = 1;
 const MAX_SMALL_ARTIFACT: u64 = 64 << 20;
 /// Feed entries read per index query when selecting versions.
 const PAGE: usize = 500;
+/// Where an archive keeps a checksum database's files: `sumdb/NAME/lookup/…`, `…/tile/…`.
+const DATABASE_FILES: &str = "sumdb";
+/// A database file (a lookup answer, a tile) larger than this is not one.
+const MAX_DATABASE_FILE: u64 = 64 << 10;
+/// All of an archive's database files together.
+const MAX_DATABASE_FILES: u64 = 256 << 20;
 
 #[derive(Debug, Serialize, Deserialize)]
 struct Manifest {
@@ -73,19 +86,45 @@ pub async fn stored(
     })
 }
 
+/// How export checks each version against the checksum database, and keeps the database's
+/// files that prove it: `sums` reads the database through a [`crate::sumdb::verify::Source`]
+/// that records into `recorded`.
+pub struct Proofs<'a> {
+    pub sums: &'a dyn SumCheck,
+    pub recorded: Recorded,
+    /// The database's name (the archive's `sumdb/NAME/` folder).
+    pub database: &'a str,
+}
+
+/// What export found when it checked a version against the checksum database.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Exported {
+    /// No database was asked (`GOSUMDB=off`, or no [`Proofs`]).
+    Written,
+    /// The database records the stored sums; its proof is in the archive.
+    Proved,
+    /// Private (`GONOSUMDB`, `GOPRIVATE`, a policy rule): written on its stored sums.
+    Unchecked(String),
+    /// The database records other sums, or could not be read: written, without a proof (an
+    /// import then refuses it, or asks the database itself).
+    NotProved(String),
+}
+
 /// Writes `records`' artifacts from `store`, with the manifest, to a new archive at `out`
 /// (written beside it first, then renamed, so a partial archive never has its name). Each
-/// zip is streamed through a scratch file, never held in memory. `progress` is called after
-/// each version.
+/// zip is streamed through a scratch file, never held in memory. With `proofs`, each version
+/// is first checked against the checksum database, and the database files that prove it are
+/// written too. `progress` is called after each version.
 pub async fn export(
     store: &dyn BlobStore,
     records: &[StoredVersion],
     out: &Path,
-    mut progress: impl FnMut(&StoredVersion),
+    proofs: Option<Proofs<'_>>,
+    mut progress: impl FnMut(&StoredVersion, &Exported),
 ) -> Result<()> {
     let partial = partial_path(out);
     let file = File::create(&partial).map_err(|e| Error::storage(partial.display(), e))?;
-    let written = write_archive(store, records, file, &mut progress).await;
+    let written = write_archive(store, records, file, proofs, &mut progress).await;
     if let Err(error) = written {
         let _ = std::fs::remove_file(&partial);
         return Err(error);
@@ -103,7 +142,8 @@ async fn write_archive(
     store: &dyn BlobStore,
     records: &[StoredVersion],
     file: File,
-    progress: &mut impl FnMut(&StoredVersion),
+    proofs: Option<Proofs<'_>>,
+    progress: &mut impl FnMut(&StoredVersion, &Exported),
 ) -> Result<()> {
     let zip_error = |e: zip::result::ZipError| Error::storage("writing the archive", e);
     let options = zip::write::SimpleFileOptions::default()
@@ -125,6 +165,10 @@ async fn write_archive(
     let scratch = tempfile::tempdir().map_err(|e| Error::storage("temporary directory", e))?;
     for record in records {
         let (module, version) = (record.module.as_str(), record.version.as_str());
+        let exported = match &proofs {
+            None => Exported::Written,
+            Some(proofs) => prove(proofs.sums, record).await?,
+        };
         let key = artifact_key(module, version, ArtifactKind::Zip);
         // A local store's zip is copied into the archive from where it is; a remote one's is
         // first brought to a scratch file (the archive writer is synchronous).
@@ -156,7 +200,26 @@ async fn write_archive(
                 .write_all(&contents)
                 .map_err(|e| Error::storage("writing the archive", e))?;
         }
-        progress(record);
+        progress(record, &exported);
+    }
+    if let Some(proofs) = proofs {
+        let recorded = std::mem::take(
+            &mut *proofs
+                .recorded
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()),
+        );
+        for (path, body) in recorded {
+            writer
+                .start_file(
+                    format!("{DATABASE_FILES}/{}/{path}", proofs.database),
+                    options,
+                )
+                .map_err(zip_error)?;
+            writer
+                .write_all(&body)
+                .map_err(|e| Error::storage("writing the archive", e))?;
+        }
     }
     let mut inner = writer.finish().map_err(zip_error)?;
     inner
@@ -169,11 +232,68 @@ async fn write_archive(
         .map_err(|e| Error::storage("writing the archive", e))
 }
 
+/// `record` against the checksum database. Only a failing store is an error: whatever the
+/// database says, the version is written, and the outcome says how it stands.
+async fn prove(sums: &dyn SumCheck, record: &StoredVersion) -> Result<Exported> {
+    Ok(match sums.sums(&record.module, &record.version).await {
+        Ok(Sums::Recorded { zip, go_mod })
+            if zip == record.zip_hash && go_mod == record.mod_hash =>
+        {
+            Exported::Proved
+        }
+        Ok(Sums::Recorded { zip, go_mod }) => Exported::NotProved(format!(
+            "checksum mismatch: the checksum database records {zip} {go_mod}, stored here with {} {}",
+            record.zip_hash, record.mod_hash
+        )),
+        Ok(Sums::Unchecked(reason)) => Exported::Unchecked(reason),
+        Err(error) if error.kind() == ErrorKind::Storage => return Err(error),
+        Err(error) => Exported::NotProved(error.message().to_string()),
+    })
+}
+
+/// The checksum database's files an archive holds for `database` (empty when it has none),
+/// by path (`lookup/M@V`, `tile/…`). Bounded: each file, and all together.
+pub fn database_records(archive: &Path, database: &str) -> Result<HashMap<String, Bytes>> {
+    let file = File::open(archive).map_err(|e| Error::storage(archive.display(), e))?;
+    let mut zip = zip::ZipArchive::new(io::BufReader::new(file))
+        .map_err(|e| Error::invalid(format!("{} is not a zip: {e}", archive.display())))?;
+    let prefix = format!("{DATABASE_FILES}/{database}/");
+    let names: Vec<String> = zip
+        .file_names()
+        .filter_map(|name| name.ok())
+        .filter(|name| name.starts_with(&prefix))
+        .map(|name| name.into_owned())
+        .collect();
+    let mut records = HashMap::new();
+    let mut total = 0u64;
+    for name in names {
+        let entry = zip
+            .by_name(&name)
+            .map_err(|e| Error::invalid(format!("{name} unreadable in the archive: {e}")))?;
+        total += entry.size();
+        if entry.size() > MAX_DATABASE_FILE || total > MAX_DATABASE_FILES {
+            return Err(Error::invalid(format!(
+                "{name}: larger than a checksum database's file can be"
+            )));
+        }
+        let mut body = Vec::new();
+        entry
+            .take(MAX_DATABASE_FILE)
+            .read_to_end(&mut body)
+            .map_err(|e| Error::invalid(format!("{name} unreadable in the archive: {e}")))?;
+        records.insert(name[prefix.len()..].to_string(), Bytes::from(body));
+    }
+    Ok(records)
+}
+
 /// What import did with one version of the archive.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Imported {
-    /// Checked and stored.
+    /// Checked (its sums the checksum database's) and stored.
     Stored,
+    /// Private, so not looked up in the checksum database (why): stored on the archive's
+    /// sums, re-hashed.
+    StoredUnchecked(String),
     /// Checked, and already stored here with identical contents.
     AlreadyPresent,
     /// Not stored: why (a hash that does not match its record, a missing artifact, or
@@ -183,18 +303,22 @@ pub enum Imported {
 
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct ImportSummary {
+    /// Stored, verified or not (`unchecked` counts those that were not).
     pub stored: usize,
+    pub unchecked: usize,
     pub already_present: usize,
     pub refused: usize,
 }
 
-/// Imports every version of the archive at `archive` into `store` and `index`, calling
-/// `report` for each. Fails only when the archive cannot be read at all (not a Piraeus
-/// export) or the backends fail; a version that does not check out is a `Refused` report.
+/// Imports every version of the archive at `archive` into `store` and `index`, each checked
+/// against what `sums` says the checksum database records, calling `report` for each. Fails
+/// only when the archive cannot be read at all (not a Piraeus export) or the backends fail; a
+/// version that does not check out is a `Refused` report.
 pub async fn import(
     store: &dyn BlobStore,
     index: &dyn Index,
     archive: &Path,
+    sums: &dyn SumCheck,
     mut report: impl FnMut(&StoredVersion, &Imported),
 ) -> Result<ImportSummary> {
     let file = File::open(archive).map_err(|e| Error::storage(archive.display(), e))?;
@@ -230,7 +354,8 @@ pub async fn import(
     let scratch = tempfile::tempdir().map_err(|e| Error::storage("temporary directory", e))?;
     let mut summary = ImportSummary::default();
     for record in &manifest.versions {
-        let outcome = match import_one(store, index, &mut zip, scratch.path(), record).await {
+        let imported = import_one(store, index, sums, &mut zip, scratch.path(), record).await;
+        let outcome = match imported {
             Ok(outcome) => outcome,
             // Something about this version (not the backends) is wrong: refuse it, go on.
             Err(error)
@@ -245,6 +370,10 @@ pub async fn import(
         };
         match outcome {
             Imported::Stored => summary.stored += 1,
+            Imported::StoredUnchecked(_) => {
+                summary.stored += 1;
+                summary.unchecked += 1;
+            }
             Imported::AlreadyPresent => summary.already_present += 1,
             Imported::Refused(_) => summary.refused += 1,
         }
@@ -256,6 +385,7 @@ pub async fn import(
 async fn import_one(
     store: &dyn BlobStore,
     index: &dyn Index,
+    sums: &dyn SumCheck,
     zip: &mut zip::ZipArchive<io::BufReader<File>>,
     scratch: &Path,
     record: &StoredVersion,
@@ -308,6 +438,31 @@ async fn import_one(
             record.mod_hash
         )));
     }
+    // The archive's sums are its own: they must be the checksum database's.
+    let unchecked = match sums.sums(module, version).await {
+        Ok(Sums::Recorded { zip, go_mod }) => {
+            if zip != zip_hash || go_mod != mod_hash {
+                tracing::error!(
+                    alarm = "integrity",
+                    module,
+                    version,
+                    "an archive's version is not what the checksum database records; not imported"
+                );
+                return Ok(Imported::Refused(format!(
+                    "checksum mismatch: the checksum database records {zip} {go_mod}, the archive has {zip_hash} {mod_hash}"
+                )));
+            }
+            None
+        }
+        Ok(Sums::Unchecked(reason)) => Some(reason),
+        Err(error) if error.kind() == ErrorKind::Storage => return Err(error),
+        Err(error) => {
+            return Ok(Imported::Refused(format!(
+                "not verified against the checksum database: {}",
+                error.message()
+            )));
+        }
+    };
     let Some(info) = read_small(zip, &info_key)? else {
         return Ok(Imported::Refused("info missing from the archive".into()));
     };
@@ -372,10 +527,10 @@ async fn import_one(
             existing.zip_hash, existing.mod_hash
         )));
     }
-    Ok(if created {
-        Imported::Stored
-    } else {
-        Imported::AlreadyPresent
+    Ok(match (created, unchecked) {
+        (false, _) => Imported::AlreadyPresent,
+        (true, None) => Imported::Stored,
+        (true, Some(reason)) => Imported::StoredUnchecked(reason),
     })
 }
 

@@ -3,19 +3,28 @@
 //! its format). Both work over a data directory or S3 and DynamoDB (`--store`, `--index`),
 //! in any pairing.
 //!
-//! `export` exit status: 0 when every selected version was written, 1 when a version listed
-//! in `--go-sum` is not stored or differs from the go.sum (each named; the rest is written),
-//! 2 on bad usage. `import`: 0 when every version was stored or already present and
-//! identical, 1 when any was refused (each named on stdout; the rest is imported), 2 on bad
-//! usage or an unreadable archive.
+//! Both check every version against the checksum database `GOSUMDB` names (read as the go
+//! command reads it, with `GONOSUMDB` and `GOPRIVATE`): export writes the database's files
+//! that prove each version into the archive, and import verifies against them, or against
+//! the database itself for what they lack (never with `--offline`).
+//!
+//! `export` exit status: 0 when every selected version was written (and proved, unless
+//! private or `GOSUMDB=off`), 1 when a version listed in `--go-sum` is not stored or differs
+//! from the go.sum, or a version could not be proved (each named; the rest is written), 2 on
+//! bad usage. `import`: 0 when every version was stored or already present and identical, 1
+//! when any was refused (each named on stdout; the rest is imported), 2 on bad usage or an
+//! unreadable archive.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Arg, ArgMatches, Command};
-use piraeus_core::archive::{self, Imported};
+use std::sync::{Arc, Mutex};
+
+use clap::{Arg, ArgAction, ArgMatches, Command};
+use piraeus_core::archive::{self, Exported, Imported, Proofs};
 use piraeus_core::index::{Index, StoredVersion};
-use piraeus_core::settings::{DATA_DIR, INDEX, STORE, VERIFY_SINCE};
+use piraeus_core::settings::{DATA_DIR, INDEX, POLICY, STORE, VERIFY_SINCE};
+use piraeus_core::sumdb::verify::Source;
 use piraeus_core::verify;
 
 use crate::backends::{self, Missing};
@@ -28,6 +37,7 @@ pub fn export_command() -> Command {
         .arg(flag(&DATA_DIR))
         .arg(flag(&STORE))
         .arg(flag(&INDEX))
+        .arg(flag(&POLICY))
         .arg(
             Arg::new("out")
                 .long("out")
@@ -58,10 +68,23 @@ pub fn export_command() -> Command {
 
 pub fn import_command() -> Command {
     Command::new("import")
-        .about("Store the versions of a `piraeus export` archive, re-hashed against their h1: sums")
+        .about(
+            "Store the versions of a `piraeus export` archive, re-hashed and verified against \
+             the checksum database",
+        )
         .arg(flag(&DATA_DIR))
         .arg(flag(&STORE))
         .arg(flag(&INDEX))
+        .arg(flag(&POLICY))
+        .arg(
+            Arg::new("offline")
+                .long("offline")
+                .action(ArgAction::SetTrue)
+                .help(
+                    "Verify only against the checksum-database files the archive carries \
+                     (written by export); never reach the database",
+                ),
+        )
         .arg(
             Arg::new("archive")
                 .required(true)
@@ -102,7 +125,37 @@ pub async fn export(arguments: &ArgMatches) -> anyhow::Result<ExitCode> {
         Ok(records) => records,
         Err(error) => return Ok(runtime_outcome(Err(error))),
     };
-    let written = archive::export(store.as_ref(), &records, &out, |_| {}).await;
+    let policy = crate::backends::policy(arguments).await?;
+    let recorded = Arc::new(Mutex::new(Default::default()));
+    let sums = crate::backends::checksum_database(
+        policy,
+        store.clone(),
+        index.clone(),
+        Source::Recording(recorded.clone()),
+    )?;
+    let proofs = sums.database().map(|database| Proofs {
+        sums: &sums,
+        recorded,
+        database,
+    });
+    let written = archive::export(
+        store.as_ref(),
+        &records,
+        &out,
+        proofs,
+        |record, exported| {
+            let name = format!("{}@{}", record.module, record.version);
+            match exported {
+                Exported::Written | Exported::Proved => {}
+                Exported::Unchecked(reason) => println!("UNCHECKED {name}: {reason}"),
+                Exported::NotProved(reason) => {
+                    problems += 1;
+                    println!("NOT PROVED {name}: {reason} (written without a proof)");
+                }
+            }
+        },
+    )
+    .await;
     if let Err(error) = written {
         return Ok(runtime_outcome(Err(
             anyhow::Error::new(error).context("export stopped")
@@ -171,11 +224,36 @@ pub async fn import(arguments: &ArgMatches) -> anyhow::Result<ExitCode> {
     anyhow::ensure!(path.is_file(), "{} is not a file", path.display());
     let data_dir = given(arguments, &DATA_DIR);
     let (store, index) = backends::open(&data_dir, arguments, Missing::Create).await?;
-    let imported = archive::import(store.as_ref(), index.as_ref(), &path, |record, outcome| {
-        if let Imported::Refused(reason) = outcome {
-            println!("REFUSED {}@{}: {reason}", record.module, record.version);
-        }
-    })
+    let policy = crate::backends::policy(arguments).await?;
+    let offline = arguments.get_flag("offline");
+    let settings =
+        piraeus_core::golang::checksumdb::SumDbSettings::from_env(|name| std::env::var(name).ok())?;
+    let records = match &settings.database {
+        Some(database) => archive::database_records(&path, database.name())?,
+        None => Default::default(),
+    };
+    let sums = crate::backends::checksum_database(
+        policy,
+        store.clone(),
+        index.clone(),
+        Source::Records { records, offline },
+    )?;
+    let imported = archive::import(
+        store.as_ref(),
+        index.as_ref(),
+        &path,
+        &sums,
+        |record, outcome| {
+            let name = format!("{}@{}", record.module, record.version);
+            match outcome {
+                Imported::Refused(reason) => println!("REFUSED {name}: {reason}"),
+                Imported::StoredUnchecked(reason) => {
+                    println!("UNCHECKED {name}: {reason} (imported on the archive's sums)")
+                }
+                Imported::Stored | Imported::AlreadyPresent => {}
+            }
+        },
+    )
     .await;
     let summary = match imported {
         Ok(summary) => summary,
@@ -188,8 +266,12 @@ pub async fn import(arguments: &ArgMatches) -> anyhow::Result<ExitCode> {
             )));
         }
     };
+    let unchecked = match summary.unchecked {
+        0 => String::new(),
+        n => format!(" ({n} stored private, not checked against the checksum database)"),
+    };
     println!(
-        "imported {} versions: {} stored, {} already present, {} refused",
+        "imported {} versions: {} stored, {} already present, {} refused{unchecked}",
         summary.stored + summary.already_present + summary.refused,
         summary.stored,
         summary.already_present,

@@ -12,6 +12,7 @@
 //! the AWS SDKs already build; tests/sumdb-vectors checks it against x/mod itself.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -163,6 +164,13 @@ pub trait DatabaseSource: Send + Sync {
     /// failure is another kind. Bodies are bounded by the implementation (a tile is 8 KiB, a
     /// lookup a few hundred bytes); nothing read is trusted before it is verified here.
     async fn read(&self, path: &str) -> Result<Bytes>;
+}
+
+#[async_trait]
+impl<S: DatabaseSource + ?Sized> DatabaseSource for Arc<S> {
+    async fn read(&self, path: &str) -> Result<Bytes> {
+        (**self).read(path).await
+    }
 }
 
 /// Where the latest verified tree head of each database is kept (the index).

@@ -5,7 +5,8 @@
 //! latest verified tree head is kept in the index, so a fork shows across restarts and
 //! instances.
 
-use std::sync::Arc;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -40,8 +41,26 @@ pub trait SumCheck: Send + Sync {
 /// [`SumCheck`] against the database `GOSUMDB` names.
 pub struct DatabaseSums {
     settings: SumDbSettings,
-    checker: Option<Checker<Through, KeptHeads>>,
+    checker: Option<Checker<Arc<dyn DatabaseSource>, KeptHeads>>,
     policy: Arc<Policy>,
+}
+
+/// The database's files as an export keeps them for an air-gapped import: each path read
+/// (`lookup/M@V`, `tile/…`) and its bytes, which prove the records offline.
+pub type Recorded = Arc<Mutex<BTreeMap<String, Bytes>>>;
+
+/// Where [`DatabaseSums`] reads the database's files.
+pub enum Source {
+    /// The database itself, through the `/sumdb` cache.
+    Online,
+    /// Online, each file read also kept in the map (for `piraeus export`).
+    Recording(Recorded),
+    /// A `piraeus export` archive's records first; what they lack from the database online,
+    /// unless `offline`.
+    Records {
+        records: HashMap<String, Bytes>,
+        offline: bool,
+    },
 }
 
 impl DatabaseSums {
@@ -55,6 +74,18 @@ impl DatabaseSums {
         policy: Arc<Policy>,
         store: Arc<dyn BlobStore>,
         index: Arc<dyn Index>,
+    ) -> Result<Self> {
+        Self::with_source(settings, proxied, policy, store, index, Source::Online)
+    }
+
+    /// [`Self::new`], reading the database's files from `source`.
+    pub fn with_source(
+        settings: SumDbSettings,
+        proxied: &SumDbConfig,
+        policy: Arc<Policy>,
+        store: Arc<dyn BlobStore>,
+        index: Arc<dyn Index>,
+        source: Source,
     ) -> Result<Self> {
         let checker = match &settings.database {
             None => None,
@@ -77,15 +108,23 @@ impl DatabaseSums {
                     store,
                     index.clone(),
                 )?;
-                Some(Checker::new(
-                    database.clone(),
-                    Through {
-                        mirror,
-                        database: target,
-                        policy: policy.clone(),
-                    },
-                    KeptHeads { index },
-                ))
+                let online: Arc<dyn DatabaseSource> = Arc::new(Through {
+                    mirror,
+                    database: target,
+                    policy: policy.clone(),
+                });
+                let source: Arc<dyn DatabaseSource> = match source {
+                    Source::Online => online,
+                    Source::Recording(recorded) => Arc::new(Recording {
+                        inner: online,
+                        recorded,
+                    }),
+                    Source::Records { records, offline } => Arc::new(FromRecords {
+                        records,
+                        online: (!offline).then_some(online),
+                    }),
+                };
+                Some(Checker::new(database.clone(), source, KeptHeads { index }))
             }
         };
         Ok(Self {
@@ -93,6 +132,14 @@ impl DatabaseSums {
             checker,
             policy,
         })
+    }
+
+    /// The name of the database checked against; `None` with `GOSUMDB=off`.
+    pub fn database(&self) -> Option<&str> {
+        self.settings
+            .database
+            .as_ref()
+            .map(|database| database.name())
     }
 }
 
@@ -149,6 +196,46 @@ impl SumCheck for DatabaseSums {
             zip: hash("")?,
             go_mod: hash("/go.mod")?,
         })
+    }
+}
+
+/// Reads `inner`, keeping what it read.
+struct Recording {
+    inner: Arc<dyn DatabaseSource>,
+    recorded: Recorded,
+}
+
+#[async_trait]
+impl DatabaseSource for Recording {
+    async fn read(&self, path: &str) -> Result<Bytes> {
+        let body = self.inner.read(path).await?;
+        self.recorded
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .insert(path.to_string(), body.clone());
+        Ok(body)
+    }
+}
+
+/// An archive's records, then the database online when allowed. Nothing here is trusted more
+/// than the database's own answers: the checker verifies the note and the proofs either way.
+struct FromRecords {
+    records: HashMap<String, Bytes>,
+    online: Option<Arc<dyn DatabaseSource>>,
+}
+
+#[async_trait]
+impl DatabaseSource for FromRecords {
+    async fn read(&self, path: &str) -> Result<Bytes> {
+        if let Some(body) = self.records.get(path) {
+            return Ok(body.clone());
+        }
+        match &self.online {
+            Some(online) => online.read(path).await,
+            None => Err(Error::upstream(format!(
+                "the archive holds no checksum-database record of {path}, and the import is offline"
+            ))),
+        }
     }
 }
 

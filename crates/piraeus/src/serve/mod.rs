@@ -13,7 +13,6 @@ use anyhow::Context;
 use clap::{ArgMatches, Command};
 use piraeus_core::auth::Authenticator;
 use piraeus_core::local::{self, LocalConfig};
-use piraeus_core::policy::Policy;
 use piraeus_core::redact;
 use piraeus_core::settings::{
     ANSWER_TTL, AUTH_FILE, CACHE_SIZE, DATA_DIR, DOWNLOAD_MODE, FAILURE_TTL, FETCH_TIMEOUT, GO,
@@ -73,13 +72,7 @@ pub async fn run(arguments: &ArgMatches) -> anyhow::Result<ExitCode> {
         download_mode: given(arguments, &DOWNLOAD_MODE),
         cache_size: given(arguments, &CACHE_SIZE),
     };
-    let policy = match value(arguments, &POLICY) {
-        Some(location) if location.starts_with("s3://") => {
-            piraeus_aws::sdk::load_policy(&piraeus_aws::sdk::config().await, &location).await?
-        }
-        Some(path) => Policy::load(Path::new(&path))?,
-        None => Policy::default(),
-    };
+    let policy = backends::policy(arguments).await?;
     let environment = |name: &str| std::env::var(name).ok();
     let sumdb = SumDbConfig::new(all(arguments, &SUMDB), config.answer_ttl, &environment);
     let (store, index) = backends::open(&config.data_dir, arguments, Missing::Create)
