@@ -8,7 +8,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde_json::Value;
 
 use crate::common::{
-    Deployment, HttpResponse, Sandbox, Server, go_mod, http_request_with_header, new_token,
+    Deployment, HttpResponse, Sandbox, Server, basic, go_mod, http_request_with_header, new_token,
 };
 
 /// What the go command stores, one version per run, in this order: the feed's order, which is
@@ -154,11 +154,7 @@ fn index_feed_pages_stored_versions_in_ingest_order(deployment: Deployment) {
         }
     };
     let stored_by = now_millis();
-    let authorization = {
-        use base64::Engine;
-        let encoded = base64::engine::general_purpose::STANDARD.encode(format!("feed:{secret}"));
-        format!("Basic {encoded}")
-    };
+    let authorization = basic("feed", &secret);
     let get = |path: &str| {
         let response = request(&server.address, "GET", path, Some(&authorization));
         if deployment == Deployment::Serverless && response.status != 401 {

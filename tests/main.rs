@@ -9,6 +9,9 @@
 //! - `cli`: flags, environment, exit codes, logs.
 //! - `resumable`: ranges and conditional requests (`206`, `304`) with curl, locally and from S3.
 //! - `security`: client tokens over https, the module policy and its hook, clean error bodies.
+//! - `hardening`: the second security review's findings, each as an attacker tries it (padded
+//!   credentials, policy patterns in other letters or with a trailing slash, `private` caching
+//!   behind tokens, `/index` and the policy).
 //! - `limits`: header and idle timeouts, the connection cap, shutdown.
 //! - `soak`: clients, upstream outages and SIGKILLs together; nothing lost (`make soak`).
 //! - `faults`: upstream failures answer 502, so clients never go around the proxy by mistake.
@@ -42,6 +45,7 @@ mod conformance;
 mod faults;
 mod fetch_function;
 mod go_client;
+mod hardening;
 mod hostile;
 mod index_feed;
 mod layers;

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::common::{Sandbox, Server, http_get, invocations, new_token};
+use crate::common::{Sandbox, Server, basic, http_get, invocations, new_token};
 
 /// A self-signed certificate for 127.0.0.1, made now: (certificate, key) PEM files.
 fn tls_files(sandbox: &Sandbox) -> (PathBuf, PathBuf) {
@@ -81,12 +81,6 @@ fn https_get(
         .and_then(|code| code.parse().ok())
         .unwrap_or(0);
     (status, head.to_lowercase(), body.to_string())
-}
-
-fn basic(user: &str, password: &str) -> String {
-    use base64::Engine;
-    let encoded = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
-    format!("Basic {encoded}")
 }
 
 #[test]

@@ -878,6 +878,13 @@ fn dechunk(mut raw: &[u8]) -> Option<Vec<u8>> {
     }
 }
 
+/// An `Authorization` value for HTTP Basic.
+pub fn basic(user: &str, password: &str) -> String {
+    use base64::Engine;
+    let encoded = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+    format!("Basic {encoded}")
+}
+
 /// `piraeus token new NAME --auth-file TOKENS`: the new secret, the last line of its stdout.
 pub fn new_token(tokens: &Path, name: &str) -> String {
     let output = Command::new(env!("CARGO_BIN_EXE_piraeus"))

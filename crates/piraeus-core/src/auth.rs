@@ -181,7 +181,9 @@ impl Authenticator {
     /// The name of the token an `Authorization` header value carries, when the file has that
     /// token with that secret.
     pub fn allows(&self, authorization: Option<&str>) -> Option<Arc<str>> {
-        let authorization = authorization?;
+        // Remembered by the credential, not the header as sent: padding a header must not
+        // make a new entry of each request.
+        let authorization = basic_credential(authorization?)?;
         {
             // A hit's whole cost when the credentials were seen before: one read lock, one
             // lookup, no allocation.
@@ -268,14 +270,20 @@ impl Authenticator {
     }
 }
 
-/// `Basic base64(name:secret)` against the hashes, comparing in constant time: the name of
-/// the token when it matches.
-fn verify(hashes: &HashMap<String, [u8; 32]>, authorization: &str) -> Option<String> {
-    let encoded = authorization
-        .strip_prefix("Basic ")
-        .or_else(|| authorization.strip_prefix("basic "))?;
+/// The `base64(name:secret)` of a `Basic` `Authorization` value (the scheme in any case, the
+/// spaces around the credential dropped): the one form each credential has.
+fn basic_credential(authorization: &str) -> Option<&str> {
+    let (scheme, credential) = authorization.trim().split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("basic")
+        .then(|| credential.trim())
+}
+
+/// `base64(name:secret)` against the hashes, comparing in constant time: the name of the
+/// token when it matches.
+fn verify(hashes: &HashMap<String, [u8; 32]>, encoded: &str) -> Option<String> {
     let decoded = base64::engine::general_purpose::STANDARD
-        .decode(encoded.trim())
+        .decode(encoded)
         .ok()?;
     let decoded = String::from_utf8(decoded).ok()?;
     let (name, secret) = decoded.split_once(':')?;
@@ -336,6 +344,30 @@ mod tests {
             assert_eq!(authenticator.allows(Some(&refused)), None, "{refused}");
         }
         assert_eq!(authenticator.allows(None), None);
+    }
+
+    #[test]
+    fn padded_credentials_are_remembered_once() {
+        let directory = tempfile::tempdir().unwrap();
+        let path = directory.path().join("tokens.json");
+        let mut file = TokenFile::load(&path).unwrap();
+        let secret = file.add("ci").unwrap();
+        file.save(&path).unwrap();
+        let authenticator = Authenticator::open(&path).unwrap();
+        let credential = basic("ci", &secret);
+        let encoded = credential.strip_prefix("Basic ").unwrap();
+        for padding in 0..100 {
+            let spaces = " ".repeat(padding);
+            for sent in [
+                format!("Basic {spaces}{encoded}"),
+                format!("{spaces}basic {encoded}{spaces}"),
+                format!("BASIC {encoded}"),
+            ] {
+                assert_eq!(authenticator.allows(Some(&sent)).as_deref(), Some("ci"));
+            }
+        }
+        let state = authenticator.state.read().unwrap();
+        assert_eq!(state.verified.len(), 1, "one credential, one entry");
     }
 
     #[test]

@@ -3,13 +3,37 @@
 use std::sync::Arc;
 
 use axum::extract::{Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use super::log::{self, RequestFacts};
 use super::{NO_STORE, TEXT};
 use crate::auth::{Authenticator, CHALLENGE};
+use crate::store::IMMUTABLE;
+
+/// [`IMMUTABLE`] for one client.
+const PRIVATE_IMMUTABLE: &str = "private, max-age=31536000, immutable";
+
+/// An answer given for a token is for that client: a shared cache in front (a reverse proxy, a
+/// corporate cache) must neither keep it for others nor hand it to a client without a token.
+/// The CloudFront face has no token check here (the edge checks before its cache) and stays
+/// `public`.
+fn keep_private(headers: &mut HeaderMap) {
+    let private = match headers.get(header::CACHE_CONTROL) {
+        // Every artifact hit: no allocation.
+        Some(value) if value == IMMUTABLE => Some(HeaderValue::from_static(PRIVATE_IMMUTABLE)),
+        Some(value) => value
+            .as_bytes()
+            .strip_prefix(b"public")
+            .and_then(|rest| HeaderValue::from_bytes(&[b"private".as_slice(), rest].concat()).ok()),
+        None => None,
+    };
+    if let Some(private) = private {
+        headers.insert(header::CACHE_CONTROL, private);
+    }
+    headers.append(header::VARY, HeaderValue::from_static("Authorization"));
+}
 
 /// The same answer whatever was wrong and whether or not the module exists, so it tells an
 /// outsider nothing.
@@ -26,7 +50,9 @@ pub(super) async fn require_token(
         // For the request log: which token was used (to see an old one is unused before
         // revoking it).
         log::note_client(name);
-        return next.run(request).await;
+        let mut response = next.run(request).await;
+        keep_private(response.headers_mut());
+        return response;
     }
     let challenge = HeaderValue::from_static(CHALLENGE);
     let response = (

@@ -7,6 +7,7 @@
 mod auth;
 mod conditional;
 mod goproxy;
+mod headers;
 mod health;
 mod index_feed;
 mod log;
@@ -25,6 +26,7 @@ use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 
+pub use self::headers::MAX_HEADER_BYTES;
 use self::log::RequestFacts;
 use crate::auth::Authenticator;
 use crate::error::{Error, ErrorKind};
@@ -50,10 +52,10 @@ pub fn router(proxy: Arc<Proxy>, auth: Option<Arc<Authenticator>>) -> Router {
             .with_state(proxy),
         auth,
     );
-    Router::new()
+    let routes = Router::new()
         .route("/healthz", get(health::healthz))
-        .merge(protected)
-        .layer(middleware::from_fn(log::log_request))
+        .merge(protected);
+    outermost(routes)
 }
 
 /// The prefetch API, kept apart from the GOPROXY router: on AWS it is its own IAM-authorised
@@ -62,7 +64,7 @@ pub fn prefetch_router(proxy: Arc<Proxy>, auth: Option<Arc<Authenticator>>) -> R
     let routes = Router::new()
         .route("/prefetch", post(prefetch::prefetch))
         .with_state(proxy);
-    protect(routes, auth).layer(middleware::from_fn(log::log_request))
+    outermost(protect(routes, auth))
 }
 
 /// `GET /metrics` (Prometheus, OpenMetrics text), behind a client token when `auth` is given:
@@ -71,7 +73,15 @@ pub fn prefetch_router(proxy: Arc<Proxy>, auth: Option<Arc<Authenticator>>) -> R
 #[cfg(feature = "prometheus")]
 pub fn metrics_router(auth: Option<Arc<Authenticator>>) -> Router {
     let routes = Router::new().route("/metrics", get(metrics::metrics));
-    protect(routes, auth).layer(middleware::from_fn(log::log_request))
+    outermost(protect(routes, auth))
+}
+
+/// What every request passes first: its log line, then the header limit, before any route or
+/// token check sees it.
+fn outermost(routes: Router) -> Router {
+    routes
+        .layer(middleware::from_fn(headers::limit_headers))
+        .layer(middleware::from_fn(log::log_request))
 }
 
 fn protect(routes: Router, auth: Option<Arc<Authenticator>>) -> Router {

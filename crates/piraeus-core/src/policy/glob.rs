@@ -1,6 +1,8 @@
 //! GOPRIVATE-style patterns: Go's `path.Match` globs (`*`, `?`, `[...]`, `\` escapes, none
 //! crossing a `/`), matched against the same number of leading path elements of a module path,
-//! so `corp.example.com` also covers `corp.example.com/team/lib`.
+//! so `corp.example.com` also covers `corp.example.com/team/lib`. Unlike Go's, matching ignores
+//! ASCII letter case: GitHub and most hosts treat `github.com/Banned/x` and `github.com/banned/x`
+//! as one repository, so a rule must not be dodged by writing a path in other letters.
 
 /// Whether `pattern` matches a prefix of `path`, element for element.
 pub(super) fn matches_prefix(pattern: &str, path: &str) -> bool {
@@ -27,26 +29,56 @@ pub(super) fn is_literal(element: &str) -> bool {
     !element.contains(['*', '?', '[', '\\'])
 }
 
-/// A pattern Go's `path.Match` would accept.
+/// A pattern Go's `path.Match` would accept, and that can match some module path: one that
+/// cannot would make a `deny` or `private` rule fail open without a word.
 pub(super) fn check(pattern: &str) -> Result<(), String> {
+    if pattern.split('/').any(str::is_empty) {
+        return Err(
+            "has an empty path element (a leading / or //), so it matches no module".into(),
+        );
+    }
     let bytes = pattern.as_bytes();
     let mut position = 0;
     while position < bytes.len() {
-        match bytes[position] {
+        let literal = match bytes[position] {
             b'\\' => {
                 if position + 1 >= bytes.len() {
                     return Err("ends in a lone \\".into());
                 }
                 position += 2;
+                bytes[position - 1]
             }
             b'[' => match class_end(bytes, position) {
-                Some(end) => position = end,
+                Some(end) => {
+                    position = end;
+                    continue;
+                }
                 None => return Err("has an unclosed [".into()),
             },
-            _ => position += 1,
+            b'*' | b'?' | b'/' => {
+                position += 1;
+                continue;
+            }
+            other => {
+                position += 1;
+                other
+            }
+        };
+        if !in_module_path(literal) {
+            return Err(format!(
+                "has {:?}, which no module path holds, so it matches no module",
+                char::from(literal)
+            ));
         }
     }
     Ok(())
+}
+
+/// The bytes a module path may hold (golang.org/x/mod/module.CheckPath): ASCII letters,
+/// digits, `-._~`, and `/` between elements; import paths add `+`. Anything else (a space, a
+/// `:`, non-ASCII) in a pattern's literal part means the pattern matches nothing.
+fn in_module_path(byte: u8) -> bool {
+    byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~' | b'+' | b'/')
 }
 
 /// The index just past the `]` closing the class that starts at `start`.
@@ -98,11 +130,13 @@ fn glob_match(pattern: &[u8], text: &[u8]) -> bool {
             }
         }
         Some((b'\\', rest)) => match (rest.split_first(), text.split_first()) {
-            (Some((p, rest)), Some((t, text))) if p == t => glob_match(rest, text),
+            (Some((p, rest)), Some((t, text))) if p.eq_ignore_ascii_case(t) => {
+                glob_match(rest, text)
+            }
             _ => false,
         },
         Some((p, rest)) => match text.split_first() {
-            Some((t, text)) if p == t => glob_match(rest, text),
+            Some((t, text)) if p.eq_ignore_ascii_case(t) => glob_match(rest, text),
             _ => false,
         },
     }
@@ -125,7 +159,9 @@ fn class_matches(class: &[u8], c: u8) -> bool {
             [b'-', high, rest @ ..] => (*high, rest),
             _ => (low, rest),
         };
-        found |= low <= c && c <= high;
+        found |= [c, c.to_ascii_lowercase(), c.to_ascii_uppercase()]
+            .iter()
+            .any(|c| low <= *c && *c <= high);
         class = rest;
     }
     found != negated
@@ -151,6 +187,12 @@ mod tests {
             ("github.com/[^a-c]*", "github.com/bob/x", false),
             ("github.com/\\*", "github.com/*", true),
             ("*", "anything.com/at/all", true),
+            // Letter case never dodges a pattern.
+            ("github.com/banned/*", "github.com/Banned/x", true),
+            ("GitHub.com/Banned", "github.com/banned/x", true),
+            ("github.com/[a-c]anned", "github.com/Banned", true),
+            ("github.com/[^a-c]anned", "github.com/Banned", false),
+            ("github.com/\\B*", "github.com/banned", true),
         ];
         for (pattern, path, expected) in cases {
             assert_eq!(
@@ -168,5 +210,15 @@ mod tests {
         assert!(check("a/[]").is_err());
         assert!(check("a/[]]").is_ok());
         assert!(check("*.example.com/x?").is_ok());
+        // Patterns that can never match a module path.
+        for never in [
+            "/corp.example.com",
+            "corp.example.com//team",
+            "corp example.com",
+            "https://corp.example.com",
+            "corp.example.com/caf\u{e9}",
+        ] {
+            assert!(check(never).is_err(), "{never}");
+        }
     }
 }

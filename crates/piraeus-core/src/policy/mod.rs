@@ -245,13 +245,9 @@ pub(crate) fn split_patterns(list: &str) -> Vec<String> {
 impl Rule {
     fn parse(number: usize, rule: RuleFile) -> Result<Self> {
         let invalid = |why: String| Error::invalid(format!("rule {number}: {why}"));
-        let patterns: Vec<String> = rule
-            .pattern
-            .split(',')
-            .map(str::trim)
-            .filter(|p| !p.is_empty())
-            .map(str::to_string)
-            .collect();
+        // As the go command reads GOPRIVATE: a trailing `/` dropped. Read any other way, a
+        // `deny` or `private` rule that matches nothing fails open.
+        let patterns = split_patterns(&rule.pattern);
         if patterns.is_empty() {
             return Err(invalid("the pattern is empty".into()));
         }

@@ -125,6 +125,9 @@ enum Remembered {
     NotFound(String),
 }
 
+/// Index pages read for one `/index` answer at the most, when the policy denies what they hold.
+const FEED_PAGES: usize = 10;
+
 const NOT_FOUND_MARK: &str = "!not-found\n";
 
 impl Remembered {
@@ -220,13 +223,33 @@ impl Proxy {
         self.index.check().await
     }
 
-    /// Stored versions in ingest order, strictly after `after`, at most `limit` (`GET /index`).
+    /// Stored versions in ingest order, strictly after `after`, at most `limit` (`GET /index`),
+    /// less those the policy denies now: the feed must not tell what a client may not fetch.
+    /// A page read from the index may be all denied, so this reads on, but at most
+    /// [`FEED_PAGES`] pages for one answer (an outsider's request costs a bounded amount); a
+    /// shorter answer then still ends with the last entry a client may see.
     pub(crate) async fn feed(
         &self,
         after: Option<&FeedCursor>,
         limit: usize,
     ) -> Result<Vec<StoredVersion>> {
-        self.index.feed(after, limit).await
+        let mut shown = Vec::new();
+        let mut cursor = after.cloned();
+        for _ in 0..FEED_PAGES {
+            let page = self.index.feed(cursor.as_ref(), limit).await?;
+            let complete = page.len() < limit;
+            cursor = page.last().map(StoredVersion::cursor);
+            shown.extend(
+                page.into_iter().filter(|record| {
+                    !matches!(self.policy.decide(&record.module), Decision::Deny(_))
+                }),
+            );
+            if complete || shown.len() >= limit {
+                break;
+            }
+        }
+        shown.truncate(limit);
+        Ok(shown)
     }
 
     /// The record of a stored version, fetching the version on a miss. A ready record never

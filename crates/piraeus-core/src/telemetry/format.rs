@@ -238,7 +238,7 @@ impl Visit for Fields<'_, '_> {
     fn record_str(&mut self, field: &Field, value: &str) {
         let bare = self.style == LogFormat::Human && field.name() == "message";
         self.field(field, |writer, style| match style {
-            _ if bare => writer.write_str(value),
+            _ if bare => ControlEscaped(writer).write_str(value),
             LogFormat::Json => json_string(writer, value),
             LogFormat::Human => debug_quoted(writer, value),
         });
@@ -272,8 +272,33 @@ impl Visit for Fields<'_, '_> {
                 write!(JsonEscaped(&mut *writer), "{value:?}")?;
                 writer.write_char('"')
             }
-            LogFormat::Human => write!(writer, "{value:?}"),
+            // `%` fields and messages come here: upstream text (an error body) among them.
+            LogFormat::Human => write!(ControlEscaped(&mut *writer), "{value:?}"),
         });
+    }
+}
+
+/// Escapes control characters (a newline above all) for the human format, so that text from
+/// outside (an upstream's error body) cannot start a log line of its own or drive a terminal.
+struct ControlEscaped<W>(W);
+
+impl<W: Write> Write for ControlEscaped<W> {
+    fn write_str(&mut self, text: &str) -> fmt::Result {
+        let mut plain = 0;
+        for (at, c) in text.char_indices() {
+            if !c.is_control() {
+                continue;
+            }
+            self.0.write_str(&text[plain..at])?;
+            match c {
+                '\n' => self.0.write_str("\\n")?,
+                '\r' => self.0.write_str("\\r")?,
+                '\t' => self.0.write_str("\\t")?,
+                _ => write!(self.0, "\\u{{{:x}}}", u32::from(c))?,
+            }
+            plain = at + c.len_utf8();
+        }
+        self.0.write_str(&text[plain..])
     }
 }
 
@@ -356,14 +381,7 @@ mod tests {
 
     /// What one event inside a span logs in `style`.
     fn log_in(style: LogFormat) -> String {
-        let captured = Captured::default();
-        let subscriber = tracing_subscriber::fmt()
-            .with_writer(captured.clone())
-            .with_ansi(false)
-            .event_format(Lines(style))
-            .fmt_fields(Lines(style))
-            .finish();
-        tracing::subscriber::with_default(subscriber, || {
+        logged(style, || {
             let span =
                 tracing::info_span!("fetch", request_id = "r-1", attempt = tracing::field::Empty);
             span.record("attempt", 2);
@@ -380,7 +398,19 @@ mod tests {
                 7
             );
             tracing::warn!("bare");
-        });
+        })
+    }
+
+    /// What `events` log in `style`.
+    fn logged(style: LogFormat, events: impl FnOnce()) -> String {
+        let captured = Captured::default();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(captured.clone())
+            .with_ansi(false)
+            .event_format(Lines(style))
+            .fmt_fields(Lines(style))
+            .finish();
+        tracing::subscriber::with_default(subscriber, events);
         let bytes = captured.0.lock().unwrap().clone();
         String::from_utf8(bytes).unwrap()
     }
@@ -432,6 +462,25 @@ mod tests {
                  piraeus_core::telemetry::format::tests: bare"
             ),
             "{second}"
+        );
+    }
+
+    #[test]
+    fn upstream_text_cannot_start_a_human_line_of_its_own() {
+        let body =
+            "not found\n2026-12-07T00:00:00.000000Z  INFO piraeus::request: forged\r\u{1b}[2J";
+        let text = logged(LogFormat::Human, || {
+            tracing::warn!(error = %body, "upstream said {body}");
+        });
+        assert_eq!(text.lines().count(), 1, "{text}");
+        assert!(!text.contains('\u{1b}') && !text.contains('\r'), "{text:?}");
+        assert!(
+            text.ends_with(
+                "upstream said not found\\n2026-12-07T00:00:00.000000Z  INFO piraeus::request: \
+                 forged\\r\\u{1b}[2J error=not found\\n2026-12-07T00:00:00.000000Z  INFO \
+                 piraeus::request: forged\\r\\u{1b}[2J\n"
+            ),
+            "{text}"
         );
     }
 

@@ -144,6 +144,9 @@ async fn serve_connection<IO>(
     builder
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_timeout)
+        // The router refuses headers over MAX_HEADER_BYTES with 431; this bounds what hyper
+        // buffers before it gets there (hyper answers 431 itself for a head that does not fit).
+        .max_buf_size(4 * piraeus_core::http::MAX_HEADER_BYTES)
         .keep_alive(true);
     let connection = builder.serve_connection(io, service);
     tokio::pin!(connection);
