@@ -284,8 +284,9 @@ pub const UPSTREAM: Setting<String> = Setting {
     flag: "upstream",
     env: "PIRAEUS_UPSTREAM",
     default: Some("https://proxy.golang.org,direct"),
-    help: "GOPROXY used to fetch misses, in the go command's syntax (\"direct\", URLs separated by \
-           \",\" or \"|\"). Private modules follow GOPRIVATE/GONOSUMDB from the environment",
+    help: "Where misses come from, in the go command's GOPROXY syntax (URLs, \"direct\", \"off\", \
+           separated by \",\" or \"|\"). Proxies are spoken to natively and verified against \
+           GOSUMDB; the go command runs for \"direct\" and for GOPRIVATE/GONOPROXY modules",
     parse: parse_upstream,
 };
 
