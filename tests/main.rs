@@ -12,6 +12,8 @@
 //! - `hardening`: the second security review's findings, each as an attacker tries it (padded
 //!   credentials, policy patterns in other letters or with a trailing slash, `private` caching
 //!   behind tokens, `/index` and the policy).
+//! - `scopes`: token scopes on `piraeus serve` (artifacts, list, latest, sumdb, prefetch,
+//!   index, metrics, token files from before scopes).
 //! - `limits`: header and idle timeouts, the connection cap, shutdown.
 //! - `soak`: clients, upstream outages and SIGKILLs together; nothing lost (`make soak`).
 //! - `faults`: upstream failures answer 502, so clients never go around the proxy by mistake.
@@ -54,6 +56,7 @@ mod metrics;
 mod prefetch;
 mod prefetch_cli;
 mod resumable;
+mod scopes;
 mod security;
 mod soak;
 mod storage;

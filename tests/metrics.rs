@@ -136,6 +136,9 @@ fn metrics_count_a_miss_a_hit_and_a_failure() {
         sample(&after_failure, "piraeus_integrity_conflicts_total"),
         0.0
     );
+    // Scrapes are counted as what they are, not as health checks.
+    let scrapes = "piraeus_requests_total{route=\"metrics\",outcome=\"other\",status=\"200\"}";
+    assert!(sample(&scrape(&server), scrapes) >= 3.0, "{after_failure}");
 }
 
 #[test]

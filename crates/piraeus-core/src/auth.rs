@@ -3,6 +3,10 @@
 //! serve` and in a CloudFront KeyValueStore on AWS (key = name, value = the same hex hash), so
 //! the file or the store leaking gives nobody a usable secret.
 //!
+//! A token may be scoped to modules (`modules`: a GOPRIVATE-style comma-separated list of path
+//! prefixes, matched as the policy matches them, letter case aside); a token without one reads
+//! everything, as every token written before scopes does.
+//!
 //! A secret is 32 random bytes, so a plain SHA-256 cannot be brute-forced; a slow password
 //! hash would only slow every request down.
 
@@ -18,6 +22,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::error::{Error, Result};
+use crate::golang::glob;
 
 /// How clients are challenged for a token.
 pub(crate) const CHALLENGE: &str = "Basic realm=\"piraeus\"";
@@ -30,19 +35,73 @@ const RELOAD_INTERVAL: Duration = Duration::from_secs(1);
 /// emptied when full, and whenever the file changes (a revoked token must stop working).
 const VERIFIED_CAPACITY: usize = 4096;
 
-/// The token file: `{"tokens": [{"name", "sha256", "created"}]}`.
+/// The token file: `{"tokens": [{"name", "sha256", "created", "modules"?}]}`. Unknown
+/// fields are refused, not ignored: a field from a newer version may narrow what a token
+/// reads, and ignoring it would widen it.
 #[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct TokenFile {
     pub tokens: Vec<TokenRecord>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct TokenRecord {
     pub name: String,
     /// Lowercase hex SHA-256 of the secret.
     pub sha256: String,
     /// RFC 3339, UTC.
     pub created: String,
+    /// The modules the token may read, as given to `token new --modules`; none: all.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub modules: Option<String>,
+}
+
+/// Who a request was let in as: the token's name, and the modules it may read.
+#[derive(Debug)]
+pub struct Client {
+    pub name: Arc<str>,
+    /// `None`: every module.
+    scope: Option<Vec<String>>,
+}
+
+impl Client {
+    /// Whether the token may read `module` (a module path as the go command spells it).
+    pub(crate) fn may_read(&self, module: &str) -> bool {
+        self.scope
+            .as_deref()
+            .is_none_or(|patterns| glob::matching_prefix_pattern(patterns, module).is_some())
+    }
+
+    /// Whether the token reads only some modules (and so none of what spans them all, such
+    /// as the metrics).
+    pub(crate) fn is_scoped(&self) -> bool {
+        self.scope.is_some()
+    }
+
+    /// The `403` for a module outside the scope, naming the token and the module.
+    pub(crate) fn refusal(&self, module: &str) -> Error {
+        Error::forbidden(format!(
+            "token {:?} may not read {module}: it is outside the token's modules",
+            &*self.name
+        ))
+    }
+}
+
+/// A `--modules` list: comma-separated GOPRIVATE-style patterns, each one that can match a
+/// module path.
+pub fn parse_scope(list: &str) -> Result<Vec<String>> {
+    let patterns = glob::split_patterns(list);
+    if patterns.is_empty() {
+        return Err(Error::invalid(format!(
+            "--modules {list:?} names no module pattern"
+        )));
+    }
+    for pattern in &patterns {
+        glob::check(pattern)
+            .map_err(|why| Error::invalid(format!("--modules pattern {pattern:?} {why}")))?;
+    }
+    Ok(patterns)
 }
 
 /// A token name: what clients send as the Basic user name, so no colon, and short.
@@ -83,9 +142,13 @@ impl TokenFile {
         }
     }
 
-    /// Adds a token named `name` and returns its secret, which is not kept anywhere.
-    pub fn add(&mut self, name: &str) -> Result<String> {
+    /// Adds a token named `name`, reading `modules` (all when `None`), and returns its secret,
+    /// which is not kept anywhere.
+    pub fn add(&mut self, name: &str, modules: Option<&str>) -> Result<String> {
         check_name(name)?;
+        if let Some(list) = modules {
+            parse_scope(list)?;
+        }
         if self.tokens.iter().any(|t| t.name == name) {
             return Err(Error::conflict(format!(
                 "a token named {name:?} exists; revoke it first or choose another name"
@@ -96,6 +159,7 @@ impl TokenFile {
             name: name.to_string(),
             sha256: hash_secret(&secret),
             created: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
+            modules: modules.map(str::to_string),
         });
         Ok(secret)
     }
@@ -139,10 +203,10 @@ pub struct Authenticator {
 struct State {
     checked_at: Instant,
     stamp: Option<(SystemTime, u64)>,
-    /// name → SHA-256 of the secret.
-    hashes: HashMap<String, [u8; 32]>,
-    /// `Authorization` value → token name.
-    verified: HashMap<String, Arc<str>>,
+    /// name → SHA-256 of the secret, and who the token lets in.
+    hashes: HashMap<String, ([u8; 32], Arc<Client>)>,
+    /// Credential (`base64(name:secret)`) → who it lets in.
+    verified: HashMap<String, Arc<Client>>,
     /// Bumped by every reload, so a check that read the old tokens cannot put a revoked
     /// token back into `verified` after the reload emptied it.
     generation: u64,
@@ -178,9 +242,9 @@ impl Authenticator {
         Ok(authenticator)
     }
 
-    /// The name of the token an `Authorization` header value carries, when the file has that
+    /// Who the token an `Authorization` header value carries lets in, when the file has that
     /// token with that secret.
-    pub fn allows(&self, authorization: Option<&str>) -> Option<Arc<str>> {
+    pub fn allows(&self, authorization: Option<&str>) -> Option<Arc<Client>> {
         // Remembered by the credential, not the header as sent: padding a header must not
         // make a new entry of each request.
         let authorization = basic_credential(authorization?)?;
@@ -189,32 +253,31 @@ impl Authenticator {
             // lookup, no allocation.
             let state = self.state.read().unwrap_or_else(|p| p.into_inner());
             if state.checked_at.elapsed() < RELOAD_INTERVAL
-                && let Some(name) = state.verified.get(authorization)
+                && let Some(client) = state.verified.get(authorization)
             {
-                return Some(name.clone());
+                return Some(client.clone());
             }
         }
         self.reload_if_due();
-        let (name, generation) = {
+        let (client, generation) = {
             let state = self.state.read().unwrap_or_else(|p| p.into_inner());
-            if let Some(name) = state.verified.get(authorization) {
-                return Some(name.clone());
+            if let Some(client) = state.verified.get(authorization) {
+                return Some(client.clone());
             }
             (verify(&state.hashes, authorization)?, state.generation)
         };
-        let name: Arc<str> = name.into();
         let mut state = self.state.write().unwrap_or_else(|p| p.into_inner());
         if state.generation != generation {
             // The tokens changed since this check: its answer stands for this request only.
-            return Some(name);
+            return Some(client);
         }
         if state.verified.len() >= VERIFIED_CAPACITY {
             state.verified.clear();
         }
         state
             .verified
-            .insert(authorization.to_string(), name.clone());
-        Some(name)
+            .insert(authorization.to_string(), client.clone());
+        Some(client)
     }
 
     fn reload_if_due(&self) {
@@ -259,7 +322,17 @@ impl Authenticator {
                 Error::invalid(format!("token {:?} has a malformed hash", token.name))
                     .with_source(e)
             })?;
-            hashes.insert(token.name, hash);
+            let scope = token
+                .modules
+                .as_deref()
+                .map(parse_scope)
+                .transpose()
+                .map_err(|e| Error::invalid(format!("token {:?}: {}", token.name, e.message())))?;
+            let client = Arc::new(Client {
+                name: token.name.as_str().into(),
+                scope,
+            });
+            hashes.insert(token.name, (hash, client));
         }
         tracing::info!(tokens = hashes.len(), "token file loaded");
         state.hashes = hashes;
@@ -279,22 +352,94 @@ fn basic_credential(authorization: &str) -> Option<&str> {
         .then(|| credential.trim())
 }
 
-/// `base64(name:secret)` against the hashes, comparing in constant time: the name of the
-/// token when it matches.
-fn verify(hashes: &HashMap<String, [u8; 32]>, encoded: &str) -> Option<String> {
+/// `base64(name:secret)` against the hashes, comparing in constant time: who the token lets
+/// in when it matches.
+fn verify(hashes: &HashMap<String, ([u8; 32], Arc<Client>)>, encoded: &str) -> Option<Arc<Client>> {
     let decoded = base64::engine::general_purpose::STANDARD
         .decode(encoded)
         .ok()?;
     let decoded = String::from_utf8(decoded).ok()?;
     let (name, secret) = decoded.split_once(':')?;
-    let expected = hashes.get(name)?;
+    let (expected, client) = hashes.get(name)?;
     let actual: [u8; 32] = Sha256::digest(secret.as_bytes()).into();
-    bool::from(actual.ct_eq(expected)).then(|| name.to_string())
+    bool::from(actual.ct_eq(expected)).then(|| client.clone())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn name(client: Option<Arc<Client>>) -> Option<String> {
+        client.map(|client| client.name.to_string())
+    }
+
+    #[test]
+    fn scoped_tokens_read_only_their_modules() {
+        let directory = tempfile::tempdir().unwrap();
+        let path = directory.path().join("tokens.json");
+        let mut file = TokenFile::load(&path).unwrap();
+        let scoped = file
+            .add(
+                "team-a",
+                Some("corp.example.com/team-a/,github.com/TeamA/*"),
+            )
+            .unwrap();
+        let full = file.add("ci", None).unwrap();
+        for bad in ["", ",", "/x", "a b", "a/[b"] {
+            assert!(file.add("bad", Some(bad)).is_err(), "{bad:?}");
+        }
+        file.save(&path).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(text.matches("\"modules\"").count(), 1, "{text}");
+        let authenticator = Authenticator::open(&path).unwrap();
+        let team = authenticator
+            .allows(Some(&basic("team-a", &scoped)))
+            .unwrap();
+        assert!(team.is_scoped());
+        for readable in [
+            "corp.example.com/team-a",
+            "corp.example.com/team-a/lib/v2",
+            "github.com/teama/x",
+            "Corp.Example.com/Team-A/x",
+        ] {
+            assert!(team.may_read(readable), "{readable}");
+        }
+        for outside in [
+            "corp.example.com/team-b",
+            "corp.example.com/team-ab",
+            "github.com/teama",
+        ] {
+            assert!(!team.may_read(outside), "{outside}");
+        }
+        let ci = authenticator.allows(Some(&basic("ci", &full))).unwrap();
+        assert!(!ci.is_scoped() && ci.may_read("anything.example/x"));
+    }
+
+    #[test]
+    fn token_files_from_before_scopes_read_everything_and_unknown_fields_are_refused() {
+        let directory = tempfile::tempdir().unwrap();
+        let path = directory.path().join("tokens.json");
+        let hash = hash_secret("s");
+        std::fs::write(
+            &path,
+            format!(r#"{{"tokens":[{{"name":"old","sha256":"{hash}","created":"2026-01-01T00:00:00Z"}}]}}"#),
+        )
+        .unwrap();
+        let authenticator = Authenticator::open(&path).unwrap();
+        let old = authenticator.allows(Some(&basic("old", "s"))).unwrap();
+        assert!(!old.is_scoped());
+        std::fs::write(
+            &path,
+            format!(r#"{{"tokens":[{{"name":"new","sha256":"{hash}","created":"2026-01-01T00:00:00Z","modules_v2":"x"}}]}}"#),
+        )
+        .unwrap();
+        let error = TokenFile::load(&path).unwrap_err();
+        assert!(
+            format!("{}", error.chain()).contains("modules_v2"),
+            "{}",
+            error.chain()
+        );
+    }
 
     fn basic(user: &str, password: &str) -> String {
         let encoded =
@@ -307,9 +452,9 @@ mod tests {
         let directory = tempfile::tempdir().unwrap();
         let path = directory.path().join("tokens.json");
         let mut file = TokenFile::load(&path).unwrap();
-        let secret = file.add("ci").unwrap();
+        let secret = file.add("ci", None).unwrap();
         assert_eq!(secret.len(), 64);
-        assert!(file.add("ci").is_err(), "names are unique");
+        assert!(file.add("ci", None).is_err(), "names are unique");
         file.save(&path).unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(!text.contains(&secret));
@@ -321,11 +466,11 @@ mod tests {
 
         let authenticator = Authenticator::open(&path).unwrap();
         assert_eq!(
-            authenticator.allows(Some(&basic("ci", &secret))).as_deref(),
+            name(authenticator.allows(Some(&basic("ci", &secret)))).as_deref(),
             Some("ci")
         );
         assert_eq!(
-            authenticator.allows(Some(&basic("ci", &secret))).as_deref(),
+            name(authenticator.allows(Some(&basic("ci", &secret)))).as_deref(),
             Some("ci"),
             "cached"
         );
@@ -341,9 +486,9 @@ mod tests {
                 base64::engine::general_purpose::STANDARD.encode("ci")
             ),
         ] {
-            assert_eq!(authenticator.allows(Some(&refused)), None, "{refused}");
+            assert!(authenticator.allows(Some(&refused)).is_none(), "{refused}");
         }
-        assert_eq!(authenticator.allows(None), None);
+        assert!(authenticator.allows(None).is_none());
     }
 
     #[test]
@@ -351,7 +496,7 @@ mod tests {
         let directory = tempfile::tempdir().unwrap();
         let path = directory.path().join("tokens.json");
         let mut file = TokenFile::load(&path).unwrap();
-        let secret = file.add("ci").unwrap();
+        let secret = file.add("ci", None).unwrap();
         file.save(&path).unwrap();
         let authenticator = Authenticator::open(&path).unwrap();
         let credential = basic("ci", &secret);
@@ -363,7 +508,10 @@ mod tests {
                 format!("{spaces}basic {encoded}{spaces}"),
                 format!("BASIC {encoded}"),
             ] {
-                assert_eq!(authenticator.allows(Some(&sent)).as_deref(), Some("ci"));
+                assert_eq!(
+                    name(authenticator.allows(Some(&sent))).as_deref(),
+                    Some("ci")
+                );
             }
         }
         let state = authenticator.state.read().unwrap();

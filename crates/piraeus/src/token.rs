@@ -31,7 +31,17 @@ pub fn command() -> Command {
         .subcommand(store(
             Command::new("new")
                 .about("Create a token; prints its secret once, on the last line")
-                .arg(name()),
+                .arg(name())
+                .arg(
+                    Arg::new("modules")
+                        .long("modules")
+                        .value_name("GLOBS")
+                        .help(
+                            "Only these modules: comma-separated GOPRIVATE-style patterns, \
+                             matched on path prefixes as the policy matches them (without it: \
+                             every module)",
+                        ),
+                ),
         ))
         .subcommand(store(
             Command::new("revoke")
@@ -39,7 +49,7 @@ pub fn command() -> Command {
                 .arg(name()),
         ))
         .subcommand(store(
-            Command::new("list").about("List the token names (and, in a file, when each was created)"),
+            Command::new("list").about("List the token names (and, in a file, when each was created and the modules it may read)"),
         ))
 }
 
@@ -64,14 +74,21 @@ pub async fn run(arguments: &ArgMatches) -> anyhow::Result<ExitCode> {
     let name = arguments.try_get_one::<String>("name").ok().flatten();
     match (action, name) {
         ("new", Some(name)) => {
+            let modules = arguments.get_one::<String>("modules").map(String::as_str);
             let secret = match &mut tokens {
                 Tokens::File(path, file) => {
-                    let secret = file.add(name)?;
+                    let secret = file.add(name, modules)?;
                     file.save(path)?;
                     println!("token {name:?} created in {}", path.display());
                     secret
                 }
                 Tokens::Store(store) => {
+                    // The viewer function does not read scopes yet: a scoped token there
+                    // would read everything.
+                    anyhow::ensure!(
+                        modules.is_none(),
+                        "--modules is not supported with --kvs yet: the edge would not enforce it"
+                    );
                     let secret = store.add(name).await?;
                     println!("token {name:?} created in the KeyValueStore");
                     secret
@@ -107,7 +124,8 @@ pub async fn run(arguments: &ArgMatches) -> anyhow::Result<ExitCode> {
             match &tokens {
                 Tokens::File(_, file) => {
                     for token in &file.tokens {
-                        println!("{}\t{}", token.name, token.created);
+                        let modules = token.modules.as_deref().unwrap_or("all modules");
+                        println!("{}\t{}\t{modules}", token.name, token.created);
                     }
                 }
                 Tokens::Store(store) => {

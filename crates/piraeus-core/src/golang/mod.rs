@@ -4,6 +4,7 @@
 
 pub(crate) mod checksum;
 pub mod checksumdb;
+pub(crate) mod glob;
 pub(crate) mod gosum;
 pub(crate) mod modzip;
 pub(crate) mod note;

@@ -9,7 +9,8 @@ use axum::response::{IntoResponse, Response};
 
 use super::log::{self, RequestFacts};
 use super::{NO_STORE, TEXT};
-use crate::auth::{Authenticator, CHALLENGE};
+use crate::auth::{Authenticator, CHALLENGE, Client};
+use crate::error::Error;
 use crate::store::IMMUTABLE;
 
 /// [`IMMUTABLE`] for one client.
@@ -35,21 +36,39 @@ fn keep_private(headers: &mut HeaderMap) {
     headers.append(header::VARY, HeaderValue::from_static("Authorization"));
 }
 
+/// `Ok` when the request's token (if scoped) may read `module`; else its `403`, before anything
+/// is looked up or fetched.
+pub(super) fn in_scope(request: &Request, module: &str) -> Result<(), Error> {
+    match request.extensions().get::<Arc<Client>>() {
+        Some(client) if !client.may_read(module) => Err(client.refusal(module)),
+        _ => Ok(()),
+    }
+}
+
+/// The scoped token a request came with; `None` for an unscoped one or none.
+pub(super) fn scoped_client(request: &Request) -> Option<Arc<Client>> {
+    request.extensions().get::<Arc<Client>>().cloned()
+}
+
 /// The same answer whatever was wrong and whether or not the module exists, so it tells an
 /// outsider nothing.
 pub(super) async fn require_token(
     State(authenticator): State<Arc<Authenticator>>,
-    request: Request,
+    mut request: Request,
     next: Next,
 ) -> Response {
     let authorization = request
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok());
-    if let Some(name) = authenticator.allows(authorization) {
+    if let Some(client) = authenticator.allows(authorization) {
         // For the request log: which token was used (to see an old one is unused before
         // revoking it).
-        log::note_client(name);
+        log::note_client(client.name.clone());
+        if client.is_scoped() {
+            // Each route asks it about the modules it is asked for (`in_scope`).
+            request.extensions_mut().insert(client);
+        }
         let mut response = next.run(request).await;
         keep_private(response.headers_mut());
         return response;

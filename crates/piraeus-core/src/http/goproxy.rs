@@ -29,6 +29,9 @@ pub(super) async fn goproxy(State(proxy): State<Arc<Proxy>>, request: Request) -
         Err(error) => return error_response(&error, "invalid"),
     };
     let name = route.name();
+    if let Err(error) = super::auth::in_scope(&request, route.module()) {
+        return error_response(&error, name);
+    }
     if let Decision::Redirect(proxy_url) = proxy.policy().decide(route.module()) {
         let (path, headers) = (request.uri().path(), request.headers());
         return redirect_unless_stored(&proxy, route, proxy_url, path, headers, method).await;

@@ -14,8 +14,8 @@
 
 use std::sync::Arc;
 
-use axum::extract::State;
-use axum::http::{Uri, header};
+use axum::extract::{Request, State};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
@@ -34,12 +34,15 @@ pub(super) const MAX_LIMIT: usize = 2000;
 const ROUTE: &str = "index";
 
 /// `GET /index`: see the module documentation.
-pub(super) async fn index_feed(State(proxy): State<Arc<Proxy>>, uri: Uri) -> Response {
-    let query = match FeedQuery::parse(uri.query().unwrap_or_default()) {
+pub(super) async fn index_feed(State(proxy): State<Arc<Proxy>>, request: Request) -> Response {
+    let query = match FeedQuery::parse(request.uri().query().unwrap_or_default()) {
         Ok(query) => query,
         Err(error) => return error_response(&error, ROUTE),
     };
-    let page = match proxy.feed(query.start().as_ref(), query.limit).await {
+    // A scoped token sees only its modules.
+    let client = super::auth::scoped_client(&request);
+    let shown = |module: &str| client.as_ref().is_none_or(|client| client.may_read(module));
+    let page = match proxy.feed(query.start().as_ref(), query.limit, shown).await {
         Ok(page) => page,
         Err(error) => return error_response(&error, ROUTE),
     };

@@ -30,6 +30,7 @@ pub(super) async fn prefetch(State(proxy): State<Arc<Proxy>>, request: Request) 
         Ok(wait) => wait,
         Err(error) => return error_response(&error, "prefetch"),
     };
+    let client = super::auth::scoped_client(&request);
     // The server's header timeout does not cover the body: a client trickling one would hold
     // its connection (and a slot under the connection cap) for as long as it liked.
     let body = axum::body::to_bytes(request.into_body(), BODY_LIMIT);
@@ -52,10 +53,19 @@ pub(super) async fn prefetch(State(proxy): State<Arc<Proxy>>, request: Request) 
     let Ok(body) = std::str::from_utf8(&body) else {
         return error_response(&Error::invalid("the body is not UTF-8 text"), "prefetch");
     };
-    let plan = match prefetch::parse(body) {
+    let mut plan = match prefetch::parse(body) {
         Ok(plan) => plan,
         Err(error) => return error_response(&error, "prefetch"),
     };
+    let asked = plan.wanted.len();
+    if let Some(client) = client {
+        plan.reject_where(|wanted| {
+            (!client.may_read(&wanted.module))
+                .then(|| client.refusal(&wanted.module).message().to_string())
+        });
+    }
+    // Everything asked for was outside the token's modules.
+    let out_of_scope = asked > 0 && plan.wanted.is_empty();
     let report = prefetch::run(&proxy, plan, wait).await;
     tracing::info!(
         accepted = report.accepted.len(),
@@ -66,7 +76,9 @@ pub(super) async fn prefetch(State(proxy): State<Arc<Proxy>>, request: Request) 
         mismatches = report.mismatches.len(),
         "prefetch"
     );
-    let status = if report.accepted.is_empty() {
+    let status = if out_of_scope {
+        StatusCode::FORBIDDEN
+    } else if report.accepted.is_empty() {
         StatusCode::BAD_REQUEST
     } else if !report.mismatches.is_empty() {
         StatusCode::CONFLICT

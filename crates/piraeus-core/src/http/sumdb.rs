@@ -33,6 +33,11 @@ pub(super) async fn sumdb(State(proxy): State<Arc<Proxy>>, request: Request) -> 
         Err(error) => return error_response(&error, "invalid"),
     };
     let name = endpoint.route_name();
+    if let Some(module) = endpoint.module()
+        && let Err(error) = super::auth::in_scope(&request, module)
+    {
+        return error_response(&error, name);
+    }
     let answer = match mirror.answer(database, &endpoint, proxy.policy()).await {
         Ok(answer) => answer,
         Err(error) => return error_response(&error, name),

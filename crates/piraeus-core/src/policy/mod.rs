@@ -26,7 +26,6 @@
 //! unless a `fetch` rule names that host literally: the go command would otherwise connect
 //! wherever a client's path points, inside the network too.
 
-mod glob;
 mod hook;
 
 use std::path::Path;
@@ -37,8 +36,11 @@ use serde::Deserialize;
 
 use crate::clock::parse_duration;
 use crate::error::{Error, Result};
+use crate::golang::glob;
 
 pub(crate) use hook::Hook;
+// Where the modules above the policy look for them; the policy reads patterns this way too.
+pub(crate) use crate::golang::glob::{matching_prefix_pattern, split_patterns};
 
 /// What a request for a version that is not stored yet gets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -220,26 +222,6 @@ impl Policy {
                 Some((reason, pattern.to_string()))
             })
     }
-}
-
-/// The first of `patterns` (GOPRIVATE-style globs, as the go command reads GOPRIVATE and
-/// GONOSUMDB) that matches a prefix of `module`.
-pub(crate) fn matching_prefix_pattern<'a>(patterns: &'a [String], module: &str) -> Option<&'a str> {
-    patterns
-        .iter()
-        .find(|pattern| glob::matches_prefix(pattern, module))
-        .map(String::as_str)
-}
-
-/// A comma-separated GOPRIVATE-style list as the go command splits it (module.MatchPrefixPatterns):
-/// empty entries skipped, a trailing `/` dropped. Spaces around entries are dropped too, which
-/// the go command does not do: here a pattern only ever refuses more.
-pub(crate) fn split_patterns(list: &str) -> Vec<String> {
-    list.split(',')
-        .map(|pattern| pattern.trim().trim_end_matches('/'))
-        .filter(|pattern| !pattern.is_empty())
-        .map(str::to_string)
-        .collect()
 }
 
 impl Rule {

@@ -62,6 +62,29 @@ pub struct Plan {
     pub rejected_count: usize,
 }
 
+impl Plan {
+    /// Moves each wanted version for which `refusal` gives a reason to the rejected lines (a
+    /// scoped token's modules, checked before anything is looked up or fetched).
+    pub(crate) fn reject_where(&mut self, refusal: impl Fn(&Wanted) -> Option<String>) {
+        let mut kept = Vec::with_capacity(self.wanted.len());
+        for wanted in std::mem::take(&mut self.wanted) {
+            let Some(reason) = refusal(&wanted) else {
+                kept.push(wanted);
+                continue;
+            };
+            self.rejected_count += 1;
+            if self.rejected.len() < REPORTED_REJECTIONS {
+                self.rejected.push(Rejected {
+                    line: wanted.line,
+                    input: format!("{}@{}", wanted.module, wanted.version),
+                    reason,
+                });
+            }
+        }
+        self.wanted = kept;
+    }
+}
+
 /// Which kind of text a body or file is, told apart by its content.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {

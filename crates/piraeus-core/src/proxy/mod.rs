@@ -224,7 +224,8 @@ impl Proxy {
     }
 
     /// Stored versions in ingest order, strictly after `after`, at most `limit` (`GET /index`),
-    /// less those the policy denies now: the feed must not tell what a client may not fetch.
+    /// less those the policy denies now and those `shown` leaves out (a scoped token's view):
+    /// the feed must not tell what a client may not fetch.
     /// A page read from the index may be all denied, so this reads on, but at most
     /// [`FEED_PAGES`] pages for one answer (an outsider's request costs a bounded amount); a
     /// shorter answer then still ends with the last entry a client may see.
@@ -232,24 +233,24 @@ impl Proxy {
         &self,
         after: Option<&FeedCursor>,
         limit: usize,
+        shown: impl Fn(&str) -> bool,
     ) -> Result<Vec<StoredVersion>> {
-        let mut shown = Vec::new();
+        let visible = |module: &str| {
+            shown(module) && !matches!(self.policy.decide(module), Decision::Deny(_))
+        };
+        let mut answer = Vec::new();
         let mut cursor = after.cloned();
         for _ in 0..FEED_PAGES {
             let page = self.index.feed(cursor.as_ref(), limit).await?;
             let complete = page.len() < limit;
             cursor = page.last().map(StoredVersion::cursor);
-            shown.extend(
-                page.into_iter().filter(|record| {
-                    !matches!(self.policy.decide(&record.module), Decision::Deny(_))
-                }),
-            );
-            if complete || shown.len() >= limit {
+            answer.extend(page.into_iter().filter(|record| visible(&record.module)));
+            if complete || answer.len() >= limit {
                 break;
             }
         }
-        shown.truncate(limit);
-        Ok(shown)
+        answer.truncate(limit);
+        Ok(answer)
     }
 
     /// The record of a stored version, fetching the version on a miss. A ready record never

@@ -48,6 +48,14 @@ impl Endpoint {
         )))
     }
 
+    /// The module a lookup names; the other endpoints name none.
+    pub(crate) fn module(&self) -> Option<&str> {
+        match self {
+            Endpoint::Lookup { module, .. } => Some(module),
+            _ => None,
+        }
+    }
+
     /// The path under the database's URL (and the proxy's `/sumdb/<name>/`), in the escaped
     /// form the go command sends: also how the answer is keyed in the index and the store.
     pub(crate) fn path(&self) -> String {

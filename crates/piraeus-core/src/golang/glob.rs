@@ -5,7 +5,7 @@
 //! as one repository, so a rule must not be dodged by writing a path in other letters.
 
 /// Whether `pattern` matches a prefix of `path`, element for element.
-pub(super) fn matches_prefix(pattern: &str, path: &str) -> bool {
+pub(crate) fn matches_prefix(pattern: &str, path: &str) -> bool {
     let elements = pattern.split('/').count();
     let mut cut = path.len();
     let mut seen = 0;
@@ -25,13 +25,13 @@ pub(super) fn matches_prefix(pattern: &str, path: &str) -> bool {
 }
 
 /// Whether `element` has no glob syntax: it names exactly one thing.
-pub(super) fn is_literal(element: &str) -> bool {
+pub(crate) fn is_literal(element: &str) -> bool {
     !element.contains(['*', '?', '[', '\\'])
 }
 
 /// A pattern Go's `path.Match` would accept, and that can match some module path: one that
 /// cannot would make a `deny` or `private` rule fail open without a word.
-pub(super) fn check(pattern: &str) -> Result<(), String> {
+pub(crate) fn check(pattern: &str) -> Result<(), String> {
     if pattern.split('/').any(str::is_empty) {
         return Err(
             "has an empty path element (a leading / or //), so it matches no module".into(),
@@ -165,6 +165,26 @@ fn class_matches(class: &[u8], c: u8) -> bool {
         class = rest;
     }
     found != negated
+}
+
+/// The first of `patterns` (GOPRIVATE-style globs, as the go command reads GOPRIVATE and
+/// GONOSUMDB) that matches a prefix of `module`.
+pub(crate) fn matching_prefix_pattern<'a>(patterns: &'a [String], module: &str) -> Option<&'a str> {
+    patterns
+        .iter()
+        .find(|pattern| matches_prefix(pattern, module))
+        .map(String::as_str)
+}
+
+/// A comma-separated GOPRIVATE-style list as the go command splits it (module.MatchPrefixPatterns):
+/// empty entries skipped, a trailing `/` dropped. Spaces around entries are dropped too, which
+/// the go command does not do: here a pattern only ever refuses more.
+pub(crate) fn split_patterns(list: &str) -> Vec<String> {
+    list.split(',')
+        .map(|pattern| pattern.trim().trim_end_matches('/'))
+        .filter(|pattern| !pattern.is_empty())
+        .map(str::to_string)
+        .collect()
 }
 
 #[cfg(test)]
