@@ -14,6 +14,8 @@
 //!   behind tokens, `/index` and the policy).
 //! - `scopes`: token scopes on `piraeus serve` (artifacts, list, latest, sumdb, prefetch,
 //!   index, metrics, token files from before scopes).
+//! - `git_ssh`: private code over SSH: a real sshd on loopback, the configured key and host
+//!   keys only, go's https paths rewritten to it.
 //! - `limits`: header and idle timeouts, the connection cap, shutdown.
 //! - `soak`: clients, upstream outages and SIGKILLs together; nothing lost (`make soak`).
 //! - `faults`: upstream failures answer 502, so clients never go around the proxy by mistake.
@@ -46,6 +48,7 @@ mod cli;
 mod conformance;
 mod faults;
 mod fetch_function;
+mod git_ssh;
 mod go_client;
 mod hardening;
 mod hostile;

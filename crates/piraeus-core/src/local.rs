@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use crate::error::{Error, Result};
 use crate::fetch::upstream::{Chain, Upstream, UpstreamConfig};
-use crate::fetch::{Fetcher, GoToolchain, GoToolchainConfig, InProcessTrigger, Ingester, Resolver};
+use crate::fetch::{
+    Fetcher, GitAccess, GoToolchain, GoToolchainConfig, InProcessTrigger, Ingester, Resolver,
+};
 use crate::golang::checksumdb::SumDbSettings;
 use crate::index::Index;
 #[cfg(feature = "sqlite")]
@@ -34,6 +36,10 @@ pub struct LocalConfig {
     pub failure_ttl: Duration,
     pub download_mode: DownloadMode,
     pub cache_size: u64,
+    /// The SSH key document for git (`--git-ssh-key`).
+    pub git_ssh_key: Option<PathBuf>,
+    /// git's URL rewrites (`--git-instead-of`).
+    pub git_instead_of: Vec<(String, String)>,
 }
 
 /// The data directory as the store.
@@ -69,6 +75,7 @@ pub fn build(
 ) -> Result<Proxy> {
     let chain = Chain::parse(&config.upstream).map_err(Error::invalid)?;
     let scratch_dir = config.data_dir.join(PRIVATE_DIR).join("work");
+    let git = Arc::new(git_access(config, environment)?);
     let policy = Arc::new(policy);
     let go = |upstream: &str| -> Result<Arc<GoToolchain>> {
         Ok(Arc::new(GoToolchain::new(GoToolchainConfig {
@@ -79,6 +86,7 @@ pub fn build(
             max_concurrent: config.max_concurrent_fetches,
             max_concurrent_lookups: config.max_concurrent_lookups,
             max_queued: config.max_queued,
+            git: git.clone(),
         })?))
     };
     let (fetcher, resolver): (Arc<dyn Fetcher>, Arc<dyn Resolver>) = if chain.has_proxy() {
@@ -144,6 +152,35 @@ pub fn needs_go(config: &LocalConfig, environment: &dyn Fn(&str) -> Option<Strin
             || chain.from_direct().is_some()
             || !no_proxy_patterns(environment).is_empty()
     })
+}
+
+/// The key document `--git-ssh-key` names, written under the data directory's private folder,
+/// and the rewrites.
+fn git_access(
+    config: &LocalConfig,
+    environment: &dyn Fn(&str) -> Option<String>,
+) -> Result<GitAccess> {
+    let setting = crate::settings::GIT_SSH_KEY.env;
+    let document = config
+        .git_ssh_key
+        .as_ref()
+        .map(|path| {
+            std::fs::read_to_string(path).map_err(|e| {
+                Error::invalid(format!("{setting}: cannot read {}", path.display())).with_source(e)
+            })
+        })
+        .transpose()?;
+    if !config.git_instead_of.is_empty() && environment("GIT_CONFIG_COUNT").is_some() {
+        return Err(Error::invalid(format!(
+            "{} and GIT_CONFIG_COUNT are both set: give git's rewrites in one of them",
+            crate::settings::GIT_INSTEAD_OF.env
+        )));
+    }
+    GitAccess::new(
+        document.as_deref().map(|text| (setting, text)),
+        config.git_instead_of.clone(),
+        &config.data_dir.join(PRIVATE_DIR),
+    )
 }
 
 /// `GONOPROXY`, else `GOPRIVATE`, as the go command reads them (an empty value counts as unset).

@@ -450,6 +450,24 @@ pub const SCRATCH_DIR: Setting<PathBuf> = Setting {
     parse: |text| Ok(PathBuf::from(text)),
 };
 
+pub const GIT_SSH_KEY: Setting<PathBuf> = Setting {
+    flag: "git-ssh-key",
+    env: "PIRAEUS_GIT_SSH_KEY",
+    default: None,
+    help: "A JSON file {\"private_key\", \"known_hosts\"}: git reaches SSH hosts with this key, \
+           trusting only these host keys (and may then use ssh at all)",
+    parse: |text| Ok(PathBuf::from(text)),
+};
+
+pub const GIT_INSTEAD_OF: Setting<Vec<(String, String)>> = Setting {
+    flag: "git-instead-of",
+    env: "PIRAEUS_GIT_INSTEAD_OF",
+    default: None,
+    help: "URL rewrites for git, FROM=TO[,FROM=TO...], e.g. https://git.corp/=ssh://git@git.corp/ \
+           to reach an SSH-only server by go's https paths",
+    parse: crate::fetch::git_access::parse_instead_of,
+};
+
 pub const NETRC_SECRET: Setting<String> = Setting {
     flag: "netrc-secret",
     env: "PIRAEUS_NETRC_SECRET",

@@ -152,6 +152,8 @@ pub async fn build_fetch_handler(config: &FunctionConfig) -> Result<FetchHandler
         max_concurrent: 1,
         max_concurrent_lookups: 1,
         max_queued: 1,
+        // The netrc secret is the fetch function's only credential so far.
+        git: Default::default(),
     })?);
     let verifier = ScheduledVerify::new(store.clone(), dynamo, config.verify_concurrency);
     let ingester = Ingester::new(

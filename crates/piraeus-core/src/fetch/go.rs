@@ -5,6 +5,7 @@
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
@@ -13,7 +14,7 @@ use serde::Deserialize;
 use tokio::process::Command;
 use tokio::sync::{Semaphore, SemaphorePermit};
 
-use super::{Download, Expected, Fetcher, ResolvedVersion, Resolver};
+use super::{Download, Expected, Fetcher, GitAccess, ResolvedVersion, Resolver};
 use crate::cleanup;
 use crate::error::{Error, Result};
 use crate::redact;
@@ -65,6 +66,8 @@ pub struct GoToolchainConfig {
     /// How many lookups may wait for their turn; more are refused at once with "retry
     /// shortly" (503) instead of piling up. (Downloads wait in the trigger's bounded queue.)
     pub max_queued: usize,
+    /// The SSH key and URL rewrites git is given.
+    pub git: Arc<GitAccess>,
 }
 
 pub struct GoToolchain {
@@ -169,7 +172,9 @@ impl GoToolchain {
             .envs(private_go_environment(
                 scratch.path(),
                 &self.config.upstream,
+                &self.config.git,
             ))
+            .envs(self.config.git.environment())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -253,12 +258,17 @@ fn passed_through_environment() -> Vec<(OsString, OsString)> {
         .collect()
 }
 
-fn private_go_environment(scratch: &Path, upstream: &str) -> Vec<(&'static str, OsString)> {
-    // git may otherwise follow a module path to file://, ssh:// or git:// URLs: https only,
-    // unless the operator says otherwise in Piraeus's own environment (`https:ssh` for SSH
-    // hosts), which is then passed through with the other GIT_ variables.
+fn private_go_environment(
+    scratch: &Path,
+    upstream: &str,
+    git: &GitAccess,
+) -> Vec<(&'static str, OsString)> {
+    // git may otherwise follow a module path to file://, ssh:// or git:// URLs: https only
+    // (and ssh when Piraeus has a key of its own for it), unless the operator says otherwise
+    // in Piraeus's own environment, which is then passed through with the other GIT_ variables.
     let git_protocols = match std::env::var_os("GIT_ALLOW_PROTOCOL") {
         Some(protocols) => protocols,
+        None if git.has_ssh_key() => "https:ssh".into(),
         None => "https".into(),
     };
     vec![

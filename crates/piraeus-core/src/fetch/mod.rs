@@ -2,6 +2,7 @@
 //! [`ingest::Ingester`] that stores what it downloads, and the [`FetchTrigger`] that starts an
 //! ingest (a task locally, an asynchronous function invocation on AWS).
 
+pub mod git_access;
 pub mod go;
 pub mod ingest;
 pub mod upstream;
@@ -16,6 +17,7 @@ use tracing::Instrument;
 
 use crate::error::{Error, Result};
 
+pub use git_access::GitAccess;
 pub use go::{GoToolchain, GoToolchainConfig};
 pub use ingest::Ingester;
 
