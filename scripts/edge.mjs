@@ -15,7 +15,8 @@
 //   default TTL 0), in memory, within the bounds below.
 // - Status, headers and body are passed through, streamed; redirects are not followed.
 // - Each answer says where it came from: `x-piraeus-edge: bucket|serve|cache`, or `function`
-//   when the viewer-request function answered (401) or failed, `edge` for a refused method.
+//   when the viewer-request function answered (401, /healthz) or failed, `edge` for a refused
+//   method.
 //
 // Not like CloudFront: no TLS, no compression, no 60 s origin timeout (the emulator runs a
 // fetch inside the request that triggers it), and the function URL is not signed (the

@@ -647,7 +647,7 @@ fn viewer_request_function_requires_a_client_token() {
             "the secret goes no further than the edge: {passed:#}"
         );
     }
-    assert_eq!(results[2]["uri"], "/healthz", "{:#}", results[2]);
+    assert_eq!(results[2]["statusCode"], 200, "{:#}", results[2]);
     // The answer `piraeus serve --auth-file` gives, whatever was wrong.
     let unauthorized = json!({
         "statusCode": 401,
@@ -670,6 +670,39 @@ fn viewer_request_function_requires_a_client_token() {
         &[viewer_request(uri, Some(&good))],
     );
     assert_eq!(unreadable[0], unauthorized);
+}
+
+/// `/healthz` is answered at the edge, token or not, exactly as `piraeus serve` answers it: an
+/// uptime check costs no request to the bucket and no run of the serve function.
+#[test]
+fn viewer_request_function_answers_healthz_itself() {
+    let template = template();
+    let (_, function) = viewer_request_function(&template);
+    let sandbox = crate::common::Sandbox::new();
+    let server = sandbox.start_server();
+    let reference = server.get("/healthz");
+    assert_eq!(reference.status, 200);
+    let expected = json!({
+        "statusCode": 200,
+        "statusDescription": "OK",
+        "headers": {
+            "content-type": {"value": reference.header("content-type").unwrap()},
+            "cache-control": {"value": reference.header("cache-control").unwrap()},
+        },
+        "body": {"encoding": "text", "data": reference.text()},
+    });
+    let no_tokens = sandbox.path().join("no-tokens.json");
+    for viewer_auth in ["Enabled", "Disabled"] {
+        let events = [
+            viewer_request("/healthz", None),
+            viewer_request("/healthz", Some("Basic !!not*base64!!")),
+        ];
+        let results =
+            run_viewer_request(&function_code(function, viewer_auth), &no_tokens, &events);
+        for result in &results {
+            assert_eq!(result, &expected, "ViewerAuth {viewer_auth}");
+        }
+    }
 }
 
 /// Evaluates a template rule's condition or assertion for the given parameter values.
