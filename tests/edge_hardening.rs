@@ -62,3 +62,30 @@ fn large_zip_redirects_go_back_through_the_edge() {
         zip.body.len()
     );
 }
+
+/// The edge keeps an answer for as long as its Cache-Control says, errors and redirects
+/// included, as CloudFront does (whose ErrorCachingMinTTL, 0 in template.yaml, only applies to
+/// an error that says nothing). So whether an answer is asked of the serve function again
+/// depends on what the serve function said: a missing version, a missing module's list and
+/// `/version` say `no-store`, and asked twice, the serve function answers twice.
+#[test]
+fn the_edge_keeps_no_answer_the_serve_function_marks_no_store() {
+    let sandbox = Sandbox::new();
+    let stack = sandbox.start_stack(&[]);
+    for (path, status) in [
+        ("/example.test/missing.git/@v/v1.0.0.info", 404),
+        ("/example.test/missing.git/@v/list", 404),
+        ("/version", 200),
+    ] {
+        let first = stack.get(path);
+        assert_eq!(first.status, status, "{path}: {}", first.text());
+        assert_eq!(first.header("x-piraeus-edge"), Some("serve"), "{path}");
+        let again = stack.get(path);
+        assert_eq!(
+            again.header("x-piraeus-edge"),
+            Some("serve"),
+            "{path} was kept by the edge: the serve function answered it with Cache-Control {:?}",
+            first.header("cache-control")
+        );
+    }
+}

@@ -578,6 +578,44 @@ fn cloudfront_fails_over_from_s3_to_serve_and_rewrites_plus() {
     );
 }
 
+/// scripts/edge.mjs, `make stack`'s CloudFront, keeps an answer for as long as its
+/// Cache-Control says and no longer, errors included (the edge tests rely on it). The
+/// distribution must do the same: a cache policy whose minimum TTL is 0 (a higher one would
+/// keep `no-store` answers), and an ErrorCachingMinTTL of 0 for every error the edge keeps.
+#[test]
+fn distribution_keeps_answers_as_the_local_edge_does() {
+    let template = template();
+    let policy =
+        &resources(&template)["OriginCacheControlPolicy"]["Properties"]["CachePolicyConfig"];
+    assert_eq!(policy["MinTTL"], 0, "{policy:#}");
+    assert_eq!(policy["DefaultTTL"], 0, "{policy:#}");
+
+    let edge = std::fs::read_to_string(root().join("scripts/edge.mjs")).unwrap();
+    let start = edge
+        .find("const KEPT_STATUSES = new Set([")
+        .expect("the edge's kept statuses");
+    let list = &edge[start..];
+    let list = &list[list.find('[').unwrap() + 1..list.find(']').unwrap()];
+    let kept_errors: BTreeSet<i64> = list
+        .split(',')
+        .map(str::trim)
+        .filter(|code| !code.is_empty())
+        .map(|code| code.parse::<i64>().expect("a status code"))
+        .filter(|code| *code >= 400 && *code != 410)
+        .collect();
+    let config = &only_resource_of_type(&template, "AWS::CloudFront::Distribution").1["Properties"]
+        ["DistributionConfig"];
+    let mut minimum_zero = BTreeSet::new();
+    for response in config["CustomErrorResponses"].as_array().unwrap() {
+        assert_eq!(response["ErrorCachingMinTTL"], 0, "{response}");
+        minimum_zero.insert(response["ErrorCode"].as_i64().unwrap());
+    }
+    assert_eq!(
+        minimum_zero, kept_errors,
+        "error codes kept for 0 s unless they say otherwise"
+    );
+}
+
 /// A token in the format of the contract: a name, 64 lowercase hex characters, and what is
 /// stored, `printf %s "$SECRET" | sha256sum`.
 const TOKEN_NAME: &str = "ci";
