@@ -11,11 +11,14 @@
 //   database tiles) goes to the bucket first, with a SigV4-signed GET (origin access control),
 //   and to the serve function when the bucket answers 403 or 404 or cannot be reached (the
 //   origin group's failover).
-// - GET 200 answers are kept for as long as their Cache-Control says (the cache policy has
-//   default TTL 0), in memory, within the bounds below.
+// - GET answers are kept for as long as their Cache-Control says (the cache policy has default
+//   TTL 0), in memory, within the bounds below: successes and redirects, and the errors
+//   CloudFront caches, since it keeps an error for the max-age it carries too (its
+//   ErrorCachingMinTTL, 0 in the template for each, applies only to an error that says nothing).
 // - Status, headers and body are passed through, streamed; redirects are not followed.
 // - Each answer says where it came from: `x-piraeus-edge: bucket|serve|cache`, or `function`
-//   when the viewer-request function answered (401) or failed, `edge` for a refused method.
+//   when the viewer-request function answered (401, /healthz) or failed, `edge` for a refused
+//   method.
 //
 // Not like CloudFront: no TLS, no compression, no 60 s origin timeout (the emulator runs a
 // fetch inside the request that triggers it), and the function URL is not signed (the
@@ -63,6 +66,11 @@ const MAX_TTL_SECONDS = 31536000;
 // Larger answers are streamed and not kept, so a big zip never sits in memory.
 const MAX_ENTRY_BYTES = 4 * 1024 * 1024;
 const MAX_CACHE_BYTES = 64 * 1024 * 1024;
+// The statuses CloudFront may keep: its cacheable successes and redirects, and the 4xx and 5xx
+// it caches.
+const KEPT_STATUSES = new Set([
+  200, 203, 300, 301, 302, 307, 308, 410, 400, 403, 404, 405, 414, 416, 500, 501, 502, 503, 504,
+]);
 // Connection-level headers describe one hop, not the answer.
 const HOP_BY_HOP = new Set([
   'connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer',
@@ -263,8 +271,8 @@ function relay(upstream, response, method, key, source) {
   response.writeHead(upstream.statusCode, headers);
   const seconds = freshSeconds(upstream.headers['cache-control']);
   const declared = Number(upstream.headers['content-length'] ?? 0);
-  if (key !== undefined && method === 'GET' && upstream.statusCode === 200 && seconds > 0
-      && declared <= MAX_ENTRY_BYTES) {
+  if (key !== undefined && method === 'GET' && KEPT_STATUSES.has(upstream.statusCode)
+      && seconds > 0 && declared <= MAX_ENTRY_BYTES) {
     const chunks = [];
     let length = 0;
     upstream.on('data', (chunk) => {
@@ -278,7 +286,7 @@ function relay(upstream, response, method, key, source) {
         const storedAt = Date.now();
         delete headers['x-piraeus-edge'];
         cacheStore(key, {
-          status: 200, headers, body: Buffer.concat(chunks), storedAt,
+          status: upstream.statusCode, headers, body: Buffer.concat(chunks), storedAt,
           expiresAt: storedAt + seconds * 1000,
         });
       }

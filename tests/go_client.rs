@@ -403,15 +403,14 @@ fn zip_larger_than_a_lambda_response(deployment: Deployment) {
         zip.body.len()
     );
     // The edge streams it from the bucket; the serve function, which cannot answer with more
-    // than 6 MB, redirects to a presigned URL of the bucket.
+    // than 6 MB, redirects to the same path, which the edge then serves from the bucket
+    // (edge_hardening follows it, with and without a token).
     if deployment == Deployment::Serverless {
         assert_eq!(zip.header("x-piraeus-edge"), Some("bucket"));
-        let redirect = server.get_from_serve_function("/example.test/big.git/@v/v1.0.0.zip");
+        let path = "/example.test/big.git/@v/v1.0.0.zip";
+        let redirect = server.get_from_serve_function(path);
         assert_eq!(redirect.status, 307, "{}", redirect.text());
-        let location = redirect.header("location").unwrap_or_default();
-        let bucket = server.aws_endpoint.clone().unwrap();
-        assert!(location.starts_with(&bucket), "{location}");
-        assert!(location.contains("X-Amz-Signature="), "{location}");
+        assert_eq!(redirect.header("location"), Some(path));
         assert_eq!(redirect.header("cache-control"), Some("no-store"));
     }
 }

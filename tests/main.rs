@@ -36,6 +36,8 @@
 //! - `upstream`: the native upstream: a GOPROXY tree over HTTP and a real signed checksum
 //!   database; sums equal direct, no go command for public modules, tampered zips and go.mods,
 //!   a wrong key and bad answers refused, private modules only to the go command.
+//! - `edge_hardening`: the stack's edge with client tokens: a large zip's redirect goes back
+//!   through the edge, and the edge keeps no answer the serve function marks not to keep.
 //! - `transfer`: `piraeus export` and `piraeus import` feed an air-gapped mirror that builds
 //!   offline with the same go.sum; an altered zip in the archive is refused and named.
 
@@ -46,6 +48,7 @@ mod aws_backends;
 mod build;
 mod cli;
 mod conformance;
+mod edge_hardening;
 mod faults;
 mod fetch_function;
 mod git_ssh;

@@ -578,6 +578,44 @@ fn cloudfront_fails_over_from_s3_to_serve_and_rewrites_plus() {
     );
 }
 
+/// scripts/edge.mjs, `make stack`'s CloudFront, keeps an answer for as long as its
+/// Cache-Control says and no longer, errors included (the edge tests rely on it). The
+/// distribution must do the same: a cache policy whose minimum TTL is 0 (a higher one would
+/// keep `no-store` answers), and an ErrorCachingMinTTL of 0 for every error the edge keeps.
+#[test]
+fn distribution_keeps_answers_as_the_local_edge_does() {
+    let template = template();
+    let policy =
+        &resources(&template)["OriginCacheControlPolicy"]["Properties"]["CachePolicyConfig"];
+    assert_eq!(policy["MinTTL"], 0, "{policy:#}");
+    assert_eq!(policy["DefaultTTL"], 0, "{policy:#}");
+
+    let edge = std::fs::read_to_string(root().join("scripts/edge.mjs")).unwrap();
+    let start = edge
+        .find("const KEPT_STATUSES = new Set([")
+        .expect("the edge's kept statuses");
+    let list = &edge[start..];
+    let list = &list[list.find('[').unwrap() + 1..list.find(']').unwrap()];
+    let kept_errors: BTreeSet<i64> = list
+        .split(',')
+        .map(str::trim)
+        .filter(|code| !code.is_empty())
+        .map(|code| code.parse::<i64>().expect("a status code"))
+        .filter(|code| *code >= 400 && *code != 410)
+        .collect();
+    let config = &only_resource_of_type(&template, "AWS::CloudFront::Distribution").1["Properties"]
+        ["DistributionConfig"];
+    let mut minimum_zero = BTreeSet::new();
+    for response in config["CustomErrorResponses"].as_array().unwrap() {
+        assert_eq!(response["ErrorCachingMinTTL"], 0, "{response}");
+        minimum_zero.insert(response["ErrorCode"].as_i64().unwrap());
+    }
+    assert_eq!(
+        minimum_zero, kept_errors,
+        "error codes kept for 0 s unless they say otherwise"
+    );
+}
+
 /// A token in the format of the contract: a name, 64 lowercase hex characters, and what is
 /// stored, `printf %s "$SECRET" | sha256sum`.
 const TOKEN_NAME: &str = "ci";
@@ -647,7 +685,7 @@ fn viewer_request_function_requires_a_client_token() {
             "the secret goes no further than the edge: {passed:#}"
         );
     }
-    assert_eq!(results[2]["uri"], "/healthz", "{:#}", results[2]);
+    assert_eq!(results[2]["statusCode"], 200, "{:#}", results[2]);
     // The answer `piraeus serve --auth-file` gives, whatever was wrong.
     let unauthorized = json!({
         "statusCode": 401,
@@ -670,6 +708,176 @@ fn viewer_request_function_requires_a_client_token() {
         &[viewer_request(uri, Some(&good))],
     );
     assert_eq!(unreadable[0], unauthorized);
+}
+
+/// `/healthz` is answered at the edge, token or not, exactly as `piraeus serve` answers it: an
+/// uptime check costs no request to the bucket and no run of the serve function.
+#[test]
+fn viewer_request_function_answers_healthz_itself() {
+    let template = template();
+    let (_, function) = viewer_request_function(&template);
+    let sandbox = crate::common::Sandbox::new();
+    let server = sandbox.start_server();
+    let reference = server.get("/healthz");
+    assert_eq!(reference.status, 200);
+    let expected = json!({
+        "statusCode": 200,
+        "statusDescription": "OK",
+        "headers": {
+            "content-type": {"value": reference.header("content-type").unwrap()},
+            "cache-control": {"value": reference.header("cache-control").unwrap()},
+        },
+        "body": {"encoding": "text", "data": reference.text()},
+    });
+    let no_tokens = sandbox.path().join("no-tokens.json");
+    for viewer_auth in ["Enabled", "Disabled"] {
+        let events = [
+            viewer_request("/healthz", None),
+            viewer_request("/healthz", Some("Basic !!not*base64!!")),
+        ];
+        let results =
+            run_viewer_request(&function_code(function, viewer_auth), &no_tokens, &events);
+        for result in &results {
+            assert_eq!(result, &expected, "ViewerAuth {viewer_auth}");
+        }
+    }
+}
+
+/// Whether `text` matches an IAM resource pattern: `*` is any run of characters, `/`
+/// included, and `?` any one character.
+fn iam_matches(pattern: &str, text: &str) -> bool {
+    match pattern.chars().next() {
+        None => text.is_empty(),
+        Some('*') => {
+            let rest = &pattern[1..];
+            text.char_indices()
+                .map(|(i, _)| i)
+                .chain([text.len()])
+                .any(|i| iam_matches(rest, &text[i..]))
+        }
+        Some(first) => text.chars().next().is_some_and(|c| {
+            (first == '?' || first == c)
+                && iam_matches(&pattern[first.len_utf8()..], &text[c.len_utf8()..])
+        }),
+    }
+}
+
+/// The object keys of the template's bucket that a function's policies let it `s3:PutObject`,
+/// as IAM patterns.
+fn put_object_key_patterns(function: &Value) -> Vec<String> {
+    const BUCKET: &str = "${Bucket.Arn}/";
+    let mut patterns = Vec::new();
+    for policy in function["Properties"]["Policies"].as_array().unwrap() {
+        for statement in policy["Statement"].as_array().into_iter().flatten() {
+            let actions = match &statement["Action"] {
+                Value::Array(actions) => actions.clone(),
+                action => vec![action.clone()],
+            };
+            if statement["Effect"] != "Allow"
+                || !actions
+                    .iter()
+                    .any(|a| a == "s3:PutObject" || a == "s3:*" || a == "*")
+            {
+                continue;
+            }
+            let resources = match &statement["Resource"] {
+                Value::Array(resources) => resources.clone(),
+                resource => vec![resource.clone()],
+            };
+            for resource in resources {
+                let arn = resource["Fn::Sub"].as_str().unwrap_or_else(|| {
+                    panic!("a put resource that is not in the bucket: {resource}")
+                });
+                let key = arn
+                    .strip_prefix(BUCKET)
+                    .unwrap_or_else(|| panic!("a put resource outside the bucket: {arn}"));
+                assert!(!key.contains("${"), "{arn}");
+                patterns.push(key.to_string());
+            }
+        }
+    }
+    patterns
+}
+
+/// Every file under `dir` but Piraeus's private directory, as a key relative to `dir`.
+fn stored_keys(dir: &Path) -> Vec<String> {
+    let mut keys = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(next) = pending.pop() {
+        for entry in std::fs::read_dir(&next).unwrap() {
+            let path = entry.unwrap().path();
+            let key = path
+                .strip_prefix(dir)
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .to_string();
+            if key == piraeus_core::store::PRIVATE_DIR {
+                continue;
+            }
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                keys.push(key);
+            }
+        }
+    }
+    keys.sort();
+    keys
+}
+
+/// Code that runs inside the fetch function (the go command, git, what a module makes them
+/// do) holds its role: it may create the keys the ingester writes, and no other key, such as a
+/// checksum database tile that CloudFront would then serve to every client from the bucket.
+#[test]
+fn fetch_role_may_create_only_the_keys_the_ingester_writes() {
+    let template = template();
+    let patterns = put_object_key_patterns(&resources(&template)["FetchFunction"]);
+    assert!(!patterns.is_empty(), "the fetch function stores artifacts");
+
+    // What the ingester writes, from a real fetch through `piraeus serve`, whose data directory
+    // has the bucket's layout: a case-encoded path and version among them.
+    let sandbox = crate::common::Sandbox::new();
+    let repo = sandbox.module("Keys.git");
+    repo.commit("one");
+    repo.tag("v1.0.0-RC1");
+    let server = sandbox.start_server();
+    let downloads = sandbox
+        .client("keys", &server.url())
+        .download(&["example.test/Keys.git@v1.0.0-RC1"]);
+    assert!(downloads[0].error.is_empty(), "{downloads:?}");
+    server.stop();
+    let written = stored_keys(&sandbox.data_dir());
+    assert_eq!(
+        written,
+        ["info", "mod", "zip"].map(|ext| format!("example.test/!keys.git/@v/v1.0.0-!r!c1.{ext}")),
+        "what one fetch stores"
+    );
+    for key in &written {
+        assert!(
+            patterns.iter().any(|pattern| iam_matches(pattern, key)),
+            "the fetch role may not create {key} ({patterns:?})"
+        );
+    }
+    // Keys CloudFront would serve from the bucket, but which no ingest writes.
+    for key in [
+        "sumdb/sum.golang.org/tile/8/0/000",
+        "sumdb/sum.golang.org/tile/8/1/002.p/7",
+        "sumdb/sum.golang.org/supported",
+        "version",
+        "readyz",
+        "index.html",
+        "example.test/m/@v/list",
+        "example.test/m/@latest",
+        "example.test/m/@v/v1.0.0.zip.partial",
+        "example.test/m/@v/v1.0.0.info/x",
+    ] {
+        let allowing: Vec<&String> = patterns.iter().filter(|p| iam_matches(p, key)).collect();
+        assert!(
+            allowing.is_empty(),
+            "the fetch role may create {key}: {allowing:?}"
+        );
+    }
 }
 
 /// Evaluates a template rule's condition or assertion for the given parameter values.

@@ -5,7 +5,6 @@ use std::ops::Range;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::ByteStream;
 
 use piraeus_core::store::{Blob, BlobHeaders, BlobSource, BlobStore, PutOutcome, check_key};
@@ -174,19 +173,5 @@ impl BlobStore for S3Store {
             .await
             .map(drop)
             .map_err(|e| sdk_error(ErrorKind::Storage, "reaching the bucket", e))
-    }
-
-    async fn presigned_get(&self, key: &str, expires_in: Duration) -> Result<Option<String>> {
-        let config = PresigningConfig::expires_in(expires_in)
-            .map_err(|e| Error::storage("presigning", e))?;
-        let request = self
-            .client
-            .get_object()
-            .bucket(&self.bucket)
-            .key(self.object_key(key)?)
-            .presigned(config)
-            .await
-            .map_err(|e| sdk_error(ErrorKind::Storage, format!("presigning {key}"), e))?;
-        Ok(Some(request.uri().to_string()))
     }
 }

@@ -394,7 +394,8 @@ pub const REDIRECT_ZIPS_OVER: Setting<u64> = Setting {
     flag: "redirect-zips-over",
     env: "PIRAEUS_REDIRECT_ZIPS_OVER",
     default: Some("4194304"),
-    help: "Zips larger than this many bytes are answered with a redirect to a presigned S3 URL",
+    help: "Zips larger than this many bytes are answered with a redirect to their own path, which \
+           CloudFront then serves from the bucket",
     parse: |text| {
         text.trim()
             .parse()

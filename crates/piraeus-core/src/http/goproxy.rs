@@ -44,7 +44,10 @@ pub(super) async fn goproxy(State(proxy): State<Arc<Proxy>>, request: Request) -
             module,
             version,
             kind,
-        } => artifact(&proxy, &module, &version, kind, request.headers(), &method).await,
+        } => {
+            let (path, headers) = (request.uri().path(), request.headers());
+            artifact(&proxy, &module, &version, kind, path, headers, &method).await
+        }
     };
     match reply {
         Ok(reply) => reply.into_response(name, method == Method::HEAD),
@@ -69,7 +72,7 @@ async fn redirect_unless_stored(
         kind,
     } = &route
     {
-        match artifact(proxy, module, version, *kind, headers, &method).await {
+        match artifact(proxy, module, version, *kind, raw_path, headers, &method).await {
             Ok(reply) => return reply.into_response(name, method == Method::HEAD),
             Err(error) if error.kind() != ErrorKind::NotFound => {
                 return error_response(&error, name);
@@ -127,13 +130,14 @@ fn resolved(proxy: &Proxy, resolved: &ResolvedVersion, outcome: CacheOutcome) ->
     Reply::text(body, JSON, short_lived(proxy), outcome)
 }
 
-/// `GET $module/@v/$version.info`, `.mod` and `.zip`, or a range of one; `304` when the
-/// client's copy is current.
+/// `GET $module/@v/$version.info`, `.mod` and `.zip` (at `raw_path`), or a range of one; `304`
+/// when the client's copy is current.
 async fn artifact(
     proxy: &Proxy,
     module: &str,
     version: &str,
     kind: ArtifactKind,
+    raw_path: &str,
     headers: &HeaderMap,
     method: &Method,
 ) -> Result<Reply, Error> {
@@ -154,17 +158,14 @@ async fn artifact(
             match proxy.open(&ready.record, kind, range.clone()).await? {
                 Artifact::Bytes(bytes) => ReplyBody::Bytes(bytes),
                 Artifact::Blob(blob) => ReplyBody::Blob(blob),
-                // The URL expires; the next request (from S3 through CloudFront) gets the zip
-                // itself, and S3 answers its range and conditions.
-                Artifact::Redirect(url) => {
-                    let url = HeaderValue::try_from(url).map_err(|_| {
-                        Error::new(
-                            ErrorKind::Storage,
-                            "the store produced an unusable presigned URL",
-                        )
-                    })?;
+                // The same path on the same host: asked again, CloudFront checks the client's
+                // token again and answers from the bucket (its range and conditions too). A
+                // link to the bucket itself would skip every check the edge makes.
+                Artifact::Elsewhere => {
+                    let path = HeaderValue::try_from(raw_path)
+                        .map_err(|_| Error::invalid("path cannot be redirected"))?;
                     return Ok(Reply {
-                        body: ReplyBody::Redirect(url),
+                        body: ReplyBody::Redirect(path),
                         content_type: TEXT,
                         cache_control: HeaderValue::from_static(NO_STORE),
                         outcome,

@@ -45,7 +45,7 @@ pub(super) enum ReplyBody {
     Bytes(Bytes),
     /// Streamed from storage, never read whole.
     Blob(Blob),
-    /// Too large to answer here: a `307` to a presigned URL.
+    /// Answered elsewhere: a `307` (a `302` for a policy redirect) to this URL.
     Redirect(HeaderValue),
     /// `304`: the client's copy is current.
     NotModified,

@@ -48,8 +48,10 @@ pub struct ProxySettings {
     pub instance: String,
     /// Whether a request for a version not yet stored waits for its fetch.
     pub download_mode: DownloadMode,
-    /// Zips larger than this are answered with a redirect to a presigned URL when the store
-    /// has them (a Lambda response cannot carry more than about 6 MB); `None` streams all.
+    /// Zips larger than this are answered with a redirect to their own path, for a server
+    /// behind something that serves the store itself (the serve function, whose response
+    /// cannot carry more than about 6 MB, behind CloudFront, which serves the bucket and checks
+    /// the token again); `None` streams all.
     pub redirect_zips_over: Option<u64>,
     /// Bytes of memory for ready records and small artifacts kept for hits; 0 keeps none.
     pub cache_size: u64,
@@ -58,9 +60,6 @@ pub struct ProxySettings {
 /// How long one instance may ask upstream for an answer before another may ask too. Lookups
 /// take seconds; one that takes longer is asked again, not waited for forever.
 const REFRESH_LEASE: Duration = Duration::from_secs(30);
-
-/// How long a presigned redirect for a large zip stays valid.
-const REDIRECT_VALIDITY: Duration = Duration::from_secs(15 * 60);
 
 /// The fetch lease for a given fetch timeout: long enough that a slow but live fetch, with
 /// its hashing and uploads after the go command ends, is never run twice; short enough that a
@@ -85,11 +84,12 @@ pub(crate) enum FetchState {
 }
 
 /// A canonical artifact (or the range of it asked for): its bytes in memory, streamed from the
-/// store, or where to get them when they are too large for us.
+/// store, or `Elsewhere`: too large for us, and in the store, so that asking for the same path
+/// again through whatever serves the store gets it.
 pub(crate) enum Artifact {
     Bytes(Bytes),
     Blob(Blob),
-    Redirect(String),
+    Elsewhere,
 }
 
 pub(crate) struct Served<T> {
@@ -314,8 +314,15 @@ impl Proxy {
                 .settings
                 .redirect_zips_over
                 .is_some_and(|limit| size > limit);
-        if too_large && let Some(url) = self.store.presigned_get(&key, REDIRECT_VALIDITY).await? {
-            return Ok(Artifact::Redirect(url));
+        if too_large {
+            // Where the store does not hold it, the same path would only come back here.
+            return match self.store.head(&key).await? {
+                Some(_) => Ok(Artifact::Elsewhere),
+                None => Err(indexed_but_missing(
+                    &key,
+                    Error::not_found(format!("{key} is not stored")),
+                )),
+            };
         }
         let opened = match range {
             Some(range) => self.store.get_range(&key, range).await,

@@ -10,7 +10,6 @@ mod layout;
 use std::ops::Range;
 use std::path::PathBuf;
 use std::pin::Pin;
-use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -77,12 +76,6 @@ pub trait BlobStore: Send + Sync {
     ) -> Result<PutOutcome>;
     /// Succeeds when the store can be read and written (for readiness probes).
     async fn check(&self) -> Result<()>;
-    /// A time-limited URL a client can GET the blob from directly, for artifacts too large to
-    /// pass through a response here; `None` when the backend has no such URLs (a filesystem).
-    async fn presigned_get(&self, key: &str, expires_in: Duration) -> Result<Option<String>> {
-        let _ = (key, expires_in);
-        Ok(None)
-    }
     /// Where the blob's bytes already are on this machine (whether or not it exists), so that
     /// work on a whole blob, hashing a zip, reads it in place on a blocking thread instead of
     /// copying it through `get`; `None` for a remote backend. Same key checks as `get`.
