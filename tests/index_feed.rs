@@ -313,10 +313,7 @@ fn index_feed_behaviour_in_the_template() {
         \x20   sys.exit('cannot read the template: ' + '; '.join(str(p) for p in problems))\n\
         print(json.dumps(template))\n";
     let root = crate::common::repo_root();
-    let venv = std::env::var_os("PIRAEUS_VENV")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| root.join(".venv"));
-    let output = std::process::Command::new(venv.join("bin/python"))
+    let output = std::process::Command::new(crate::common::venv_tool("python"))
         .arg("-c")
         .arg(LOAD)
         .arg(root.join("template.yaml"))

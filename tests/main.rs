@@ -14,6 +14,8 @@
 //!   behind tokens, `/index` and the policy).
 //! - `scopes`: token scopes on `piraeus serve` (artifacts, list, latest, sumdb, prefetch,
 //!   index, metrics, token files from before scopes).
+//! - `github_app`: GitHub App credentials against a stand-in GitHub (API and Git server) that
+//!   verifies the JWT and accepts only the tokens it minted.
 //! - `git_ssh`: private code over SSH: a real sshd on loopback, the configured key and host
 //!   keys only, go's https paths rewritten to it.
 //! - `limits`: header and idle timeouts, the connection cap, shutdown.
@@ -52,6 +54,7 @@ mod edge_hardening;
 mod faults;
 mod fetch_function;
 mod git_ssh;
+mod github_app;
 mod go_client;
 mod hardening;
 mod hostile;

@@ -878,6 +878,20 @@ fn dechunk(mut raw: &[u8]) -> Option<Vec<u8>> {
     }
 }
 
+/// A program of the project virtualenv (`make deps`): `$PIRAEUS_VENV`, else `.venv`.
+pub fn venv_tool(name: &str) -> PathBuf {
+    let venv = std::env::var_os("PIRAEUS_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join(".venv"));
+    let tool = venv.join("bin").join(name);
+    assert!(
+        tool.is_file(),
+        "{} is missing: run `make deps` (or point PIRAEUS_VENV at a virtualenv that has it)",
+        tool.display()
+    );
+    tool
+}
+
 /// An `Authorization` value for HTTP Basic.
 pub fn basic(user: &str, password: &str) -> String {
     use base64::Engine;

@@ -9,7 +9,8 @@ use std::time::Duration;
 use crate::error::{Error, Result};
 use crate::fetch::upstream::{Chain, Upstream, UpstreamConfig};
 use crate::fetch::{
-    Fetcher, GitAccess, GoToolchain, GoToolchainConfig, InProcessTrigger, Ingester, Resolver,
+    Fetcher, GitAccess, GitCredentials, GoToolchain, GoToolchainConfig, InProcessTrigger, Ingester,
+    Resolver,
 };
 use crate::golang::checksumdb::SumDbSettings;
 use crate::index::Index;
@@ -38,6 +39,9 @@ pub struct LocalConfig {
     pub cache_size: u64,
     /// The SSH key document for git (`--git-ssh-key`).
     pub git_ssh_key: Option<PathBuf>,
+    /// The GitHub App document (`--github-app`) and the API that mints its tokens.
+    pub github_app: Option<PathBuf>,
+    pub github_api: Option<String>,
     /// git's URL rewrites (`--git-instead-of`).
     pub git_instead_of: Vec<(String, String)>,
 }
@@ -154,30 +158,41 @@ pub fn needs_go(config: &LocalConfig, environment: &dyn Fn(&str) -> Option<Strin
     })
 }
 
-/// The key document `--git-ssh-key` names, written under the data directory's private folder,
-/// and the rewrites.
+/// The documents `--git-ssh-key` and `--github-app` name, checked, with what git reads of them
+/// under the data directory's private folder; and the rewrites.
 fn git_access(
     config: &LocalConfig,
     environment: &dyn Fn(&str) -> Option<String>,
 ) -> Result<GitAccess> {
-    let setting = crate::settings::GIT_SSH_KEY.env;
-    let document = config
-        .git_ssh_key
-        .as_ref()
-        .map(|path| {
-            std::fs::read_to_string(path).map_err(|e| {
-                Error::invalid(format!("{setting}: cannot read {}", path.display())).with_source(e)
+    let read = |setting: &str, path: &Option<PathBuf>| {
+        path.as_ref()
+            .map(|path| {
+                std::fs::read_to_string(path).map_err(|e| {
+                    Error::invalid(format!("{setting}: cannot read {}", path.display()))
+                        .with_source(e)
+                })
             })
-        })
-        .transpose()?;
+            .transpose()
+    };
+    let (ssh, github) = (
+        crate::settings::GIT_SSH_KEY.env,
+        crate::settings::GITHUB_APP.env,
+    );
+    let ssh_key = read(ssh, &config.git_ssh_key)?;
+    let github_app = read(github, &config.github_app)?;
     if !config.git_instead_of.is_empty() && environment("GIT_CONFIG_COUNT").is_some() {
         return Err(Error::invalid(format!(
             "{} and GIT_CONFIG_COUNT are both set: give git's rewrites in one of them",
             crate::settings::GIT_INSTEAD_OF.env
         )));
     }
+    let credentials = GitCredentials {
+        ssh_key: ssh_key.as_deref().map(|text| (ssh, text)),
+        github_app: github_app.as_deref().map(|text| (github, text)),
+        github_api: config.github_api.as_deref(),
+    };
     GitAccess::new(
-        document.as_deref().map(|text| (setting, text)),
+        credentials,
         config.git_instead_of.clone(),
         &config.data_dir.join(PRIVATE_DIR),
     )

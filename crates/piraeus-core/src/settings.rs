@@ -460,6 +460,24 @@ pub const GIT_SSH_KEY: Setting<PathBuf> = Setting {
     parse: |text| Ok(PathBuf::from(text)),
 };
 
+pub const GITHUB_APP: Setting<PathBuf> = Setting {
+    flag: "github-app",
+    env: "PIRAEUS_GITHUB_APP",
+    default: None,
+    help: "A JSON file {\"app_id\", \"installation_id\", \"private_key\", \"host\"}: git fetches \
+           from the app's host (default github.com) with installation tokens minted from it",
+    parse: |text| Ok(PathBuf::from(text)),
+};
+
+pub const GITHUB_API: Setting<String> = Setting {
+    flag: "github-api",
+    env: "PIRAEUS_GITHUB_API",
+    default: None,
+    help: "The GitHub API that mints the app's tokens (default https://api.github.com for \
+           github.com, else https://HOST/api/v3)",
+    parse: |text| Ok(text.trim().to_string()),
+};
+
 pub const GIT_INSTEAD_OF: Setting<Vec<(String, String)>> = Setting {
     flag: "git-instead-of",
     env: "PIRAEUS_GIT_INSTEAD_OF",

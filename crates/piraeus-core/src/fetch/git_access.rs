@@ -1,16 +1,17 @@
 //! How git reaches private hosts beyond what its environment already says: an SSH key with the
-//! host keys it may trust (`PIRAEUS_GIT_SSH_KEY`), and URL rewrites (`PIRAEUS_GIT_INSTEAD_OF`)
-//! that send go's `https://` paths to an SSH-only server. The key is written once, readable by
+//! host keys it may trust (`PIRAEUS_GIT_SSH_KEY`), a GitHub App's installation tokens for its
+//! host (`PIRAEUS_GITHUB_APP`, [`super::github_app`]), and URL rewrites
+//! (`PIRAEUS_GIT_INSTEAD_OF`) that send go's `https://` paths to an SSH-only server. The key is written once, readable by
 //! Piraeus alone, into its private folder (never into a module's working tree), and handed to
 //! ssh by path; ssh then trusts only the given host keys (`StrictHostKeyChecking=yes`), uses no
 //! agent and no other identity, and reads no `~/.ssh/config`.
 
 use std::ffi::OsString;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use super::github_app::{GitHubApp, write_private};
 use crate::error::{Error, Result};
 
 /// The key document: `{"private_key": "-----BEGIN OPENSSH PRIVATE KEY-----...", "known_hosts":
@@ -24,26 +25,57 @@ struct KeyDocument {
 }
 
 /// What git is given besides the operator's own `GIT_*` variables.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct GitAccess {
     /// The key file and the known_hosts file, when a key is configured.
     ssh: Option<(PathBuf, PathBuf)>,
+    github: Option<GitHubApp>,
     /// `(from, to)`: git's `url.TO.insteadOf FROM`.
     instead_of: Vec<(String, String)>,
 }
 
+impl std::fmt::Debug for GitAccess {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GitAccess")
+            .field("ssh_key", &self.ssh.is_some())
+            .field("github_app", &self.github.as_ref().map(GitHubApp::host))
+            .field("instead_of", &self.instead_of)
+            .finish()
+    }
+}
+
+/// Where each credential comes from: `(setting, text)`, the setting named in errors (which never
+/// show the text).
+#[derive(Default)]
+pub struct GitCredentials<'a> {
+    pub ssh_key: Option<(&'a str, &'a str)>,
+    pub github_app: Option<(&'a str, &'a str)>,
+    /// `PIRAEUS_GITHUB_API`: the GitHub API's base URL, when not GitHub's own for the host.
+    pub github_api: Option<&'a str>,
+}
+
 impl GitAccess {
-    /// `key_document` (the text of the key document; `setting` names where it came from, for
-    /// errors that must not show the key) is written under `private_dir`.
+    /// Checks the credentials and writes what git reads of them under `private_dir`.
     pub fn new(
-        key_document: Option<(&str, &str)>,
+        credentials: GitCredentials<'_>,
         instead_of: Vec<(String, String)>,
         private_dir: &Path,
     ) -> Result<Self> {
-        let ssh = key_document
+        let ssh = credentials
+            .ssh_key
             .map(|(setting, text)| write_key(setting, text, private_dir))
             .transpose()?;
-        Ok(Self { ssh, instead_of })
+        let github = credentials
+            .github_app
+            .map(|(setting, text)| {
+                GitHubApp::new(setting, text, credentials.github_api, private_dir)
+            })
+            .transpose()?;
+        Ok(Self {
+            ssh,
+            github,
+            instead_of,
+        })
     }
 
     /// Whether git may use ssh: only with a key of Piraeus's own, so a go-import tag cannot
@@ -52,8 +84,44 @@ impl GitAccess {
         self.ssh.is_some()
     }
 
-    /// The variables for the go command's environment (git reads them).
-    pub(crate) fn environment(&self) -> Vec<(String, OsString)> {
+    /// The variables for the environment of a go command fetching `module` (git reads them).
+    /// A module on the GitHub App's host gets a fresh installation token first; the API
+    /// failing fails the fetch (`502`), and the next one asks again.
+    pub(crate) async fn environment_for(&self, module: &str) -> Result<Vec<(String, OsString)>> {
+        let mut config: Vec<(String, String)> = self
+            .instead_of
+            .iter()
+            .map(|(from, to)| (format!("url.{to}.insteadOf"), from.clone()))
+            .collect();
+        let host = module.split('/').next().unwrap_or(module);
+        if let Some(app) = &self.github
+            && host.eq_ignore_ascii_case(app.host())
+        {
+            // The credential is for the URL git reaches the host at, after the rewrites.
+            let url = self.rewritten(&format!("https://{}/", app.host()));
+            let origin = origin(&url);
+            app.refresh(&origin).await?;
+            config.push((
+                format!("credential.{origin}.helper"),
+                format!("store --file={}", shell_quoted(app.file())),
+            ));
+        }
+        Ok(self.environment(config))
+    }
+
+    /// `url` as git's `insteadOf` rewrites it: the longest matching prefix wins.
+    fn rewritten(&self, url: &str) -> String {
+        self.instead_of
+            .iter()
+            .filter(|(from, _)| url.starts_with(from.as_str()))
+            .max_by_key(|(from, _)| from.len())
+            .map_or_else(
+                || url.to_string(),
+                |(from, to)| format!("{to}{}", &url[from.len()..]),
+            )
+    }
+
+    fn environment(&self, config: Vec<(String, String)>) -> Vec<(String, OsString)> {
         let mut variables = Vec::new();
         if let Some((key, known_hosts)) = &self.ssh {
             let command = format!(
@@ -64,22 +132,26 @@ impl GitAccess {
             );
             variables.push(("GIT_SSH_COMMAND".to_string(), command.into()));
         }
-        if !self.instead_of.is_empty() {
+        if !config.is_empty() {
             // git's environment configuration: GIT_CONFIG_COUNT pairs of KEY and VALUE.
             variables.push((
                 "GIT_CONFIG_COUNT".to_string(),
-                self.instead_of.len().to_string().into(),
+                config.len().to_string().into(),
             ));
-            for (index, (from, to)) in self.instead_of.iter().enumerate() {
-                variables.push((
-                    format!("GIT_CONFIG_KEY_{index}"),
-                    format!("url.{to}.insteadOf").into(),
-                ));
-                variables.push((format!("GIT_CONFIG_VALUE_{index}"), from.into()));
+            for (index, (key, value)) in config.into_iter().enumerate() {
+                variables.push((format!("GIT_CONFIG_KEY_{index}"), key.into()));
+                variables.push((format!("GIT_CONFIG_VALUE_{index}"), value.into()));
             }
         }
         variables
     }
+}
+
+/// `scheme://authority` of a URL.
+fn origin(url: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("https", url));
+    let authority = rest.split('/').next().unwrap_or(rest);
+    format!("{scheme}://{authority}")
 }
 
 /// `FROM=TO[,FROM=TO...]`: each a URL prefix, as git's `insteadOf` takes them.
@@ -140,20 +212,6 @@ fn write_key(setting: &str, text: &str, private_dir: &Path) -> Result<(PathBuf, 
     Ok((key_file, hosts_file))
 }
 
-/// Replaces `path` with `text`, readable by its owner only (ssh refuses a key others can read).
-fn write_private(path: &Path, text: &str) -> Result<()> {
-    let directory = path.parent().expect("a file in a folder");
-    let mut file = tempfile::Builder::new()
-        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))
-        .tempfile_in(directory)
-        .map_err(|e| Error::storage(directory.display(), e))?;
-    file.write_all(text.as_bytes())
-        .map_err(|e| Error::storage(path.display(), e))?;
-    file.persist(path)
-        .map_err(|e| Error::storage(path.display(), e.error))?;
-    Ok(())
-}
-
 /// `path` for `sh`, which runs `GIT_SSH_COMMAND`.
 fn shell_quoted(path: &Path) -> String {
     format!("'{}'", path.display().to_string().replace('\'', r"'\''"))
@@ -166,6 +224,13 @@ mod tests {
     const KEY: &str =
         "-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n-----END OPENSSH PRIVATE KEY-----";
 
+    fn ssh_key(text: &str) -> GitCredentials<'_> {
+        GitCredentials {
+            ssh_key: Some(("PIRAEUS_GIT_SSH_KEY", text)),
+            ..Default::default()
+        }
+    }
+
     fn document(key: &str, hosts: &str) -> String {
         serde_json::json!({"private_key": key, "known_hosts": hosts}).to_string()
     }
@@ -174,14 +239,9 @@ mod tests {
     fn the_key_is_written_privately_and_handed_to_ssh_with_strict_host_checking() {
         let directory = tempfile::tempdir().unwrap();
         let text = document(KEY, "git.corp ssh-ed25519 AAAAC3\n");
-        let access = GitAccess::new(
-            Some(("PIRAEUS_GIT_SSH_KEY", &text)),
-            vec![],
-            directory.path(),
-        )
-        .unwrap();
+        let access = GitAccess::new(ssh_key(&text), vec![], directory.path()).unwrap();
         assert!(access.has_ssh_key());
-        let variables = access.environment();
+        let variables = access.environment(Vec::new());
         let (_, command) = &variables[0];
         let command = command.to_string_lossy();
         assert!(command.contains("StrictHostKeyChecking=yes"), "{command}");
@@ -208,12 +268,8 @@ mod tests {
             serde_json::json!({"private_key": secret, "known_hosts": "h t k", "extra": 1})
                 .to_string(),
         ] {
-            let error = GitAccess::new(
-                Some(("PIRAEUS_GIT_SSH_KEY", &text)),
-                vec![],
-                directory.path(),
-            )
-            .unwrap_err();
+            let error =
+                GitAccess::new(ssh_key(&text), vec![], directory.path()).expect_err("refused");
             let shown = format!("{}", error.chain());
             assert!(shown.contains("PIRAEUS_GIT_SSH_KEY"), "{shown}");
             assert!(!shown.contains("SECRETSECRET"), "{shown}");
@@ -224,10 +280,20 @@ mod tests {
     fn rewrites_become_git_config_from_the_environment() {
         let pairs =
             parse_instead_of("https://git.corp/=ssh://git@git.corp/, https://b/=ssh://b/").unwrap();
-        let access = GitAccess::new(None, pairs, Path::new("/nonexistent")).unwrap();
+        let access = GitAccess::new(Default::default(), pairs, Path::new("/nonexistent")).unwrap();
         assert!(!access.has_ssh_key());
+        assert_eq!(
+            access.rewritten("https://git.corp/x/y"),
+            "ssh://git@git.corp/x/y"
+        );
+        assert_eq!(origin("http://127.0.0.1:8080/a/b"), "http://127.0.0.1:8080");
+        let config = access
+            .instead_of
+            .iter()
+            .map(|(from, to)| (format!("url.{to}.insteadOf"), from.clone()))
+            .collect();
         let variables: Vec<(String, String)> = access
-            .environment()
+            .environment(config)
             .into_iter()
             .map(|(name, value)| (name, value.to_string_lossy().into_owned()))
             .collect();

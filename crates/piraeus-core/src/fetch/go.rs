@@ -157,7 +157,12 @@ impl GoToolchain {
 
     /// Runs the go command in `lane`, in a fresh GOPATH, and returns (success, stdout, stderr)
     /// with that GOPATH, which the caller keeps alive while it reads downloaded files.
-    async fn run(&self, lane: &Lane, arguments: &[&str]) -> Result<(GoOutput, tempfile::TempDir)> {
+    async fn run(
+        &self,
+        lane: &Lane,
+        module: &str,
+        arguments: &[&str],
+    ) -> Result<(GoOutput, tempfile::TempDir)> {
         let _permit = lane.enter().await?;
         let scratch = tempfile::Builder::new()
             .prefix("fetch-")
@@ -174,7 +179,7 @@ impl GoToolchain {
                 &self.config.upstream,
                 &self.config.git,
             ))
-            .envs(self.config.git.environment())
+            .envs(self.config.git.environment_for(module).await?)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -322,6 +327,7 @@ impl Fetcher for GoToolchain {
         let (output, scratch) = self
             .run(
                 &self.downloads,
+                module,
                 &["mod", "download", "-json", "--", &target],
             )
             .await?;
@@ -368,6 +374,7 @@ impl Resolver for GoToolchain {
         let (output, _scratch) = self
             .run(
                 &self.lookups,
+                module,
                 &[
                     "list",
                     "-m",
@@ -398,7 +405,11 @@ impl Resolver for GoToolchain {
     async fn resolve(&self, module: &str, query: &str) -> Result<ResolvedVersion> {
         let target = format!("{module}@{query}");
         let (output, _scratch) = self
-            .run(&self.lookups, &["list", "-m", "-json", "--", &target])
+            .run(
+                &self.lookups,
+                module,
+                &["list", "-m", "-json", "--", &target],
+            )
             .await?;
         match serde_json::from_slice::<ListJson>(&output.stdout) {
             Ok(ListJson {

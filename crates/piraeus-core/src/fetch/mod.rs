@@ -3,6 +3,7 @@
 //! ingest (a task locally, an asynchronous function invocation on AWS).
 
 pub mod git_access;
+mod github_app;
 pub mod go;
 pub mod ingest;
 pub mod upstream;
@@ -17,7 +18,7 @@ use tracing::Instrument;
 
 use crate::error::{Error, Result};
 
-pub use git_access::GitAccess;
+pub use git_access::{GitAccess, GitCredentials};
 pub use go::{GoToolchain, GoToolchainConfig};
 pub use ingest::Ingester;
 

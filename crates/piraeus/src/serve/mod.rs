@@ -16,8 +16,8 @@ use piraeus_core::local::{self, LocalConfig};
 use piraeus_core::redact;
 use piraeus_core::settings::{
     ANSWER_TTL, AUTH_FILE, CACHE_SIZE, DATA_DIR, DOWNLOAD_MODE, FAILURE_TTL, FETCH_TIMEOUT,
-    GIT_INSTEAD_OF, GIT_SSH_KEY, GO, HEADER_TIMEOUT, IDLE_TIMEOUT, INDEX, LISTEN,
-    MAX_CONCURRENT_FETCHES, MAX_CONCURRENT_LOOKUPS, MAX_CONNECTIONS, MAX_QUEUED, METRICS,
+    GIT_INSTEAD_OF, GIT_SSH_KEY, GITHUB_API, GITHUB_APP, GO, HEADER_TIMEOUT, IDLE_TIMEOUT, INDEX,
+    LISTEN, MAX_CONCURRENT_FETCHES, MAX_CONCURRENT_LOOKUPS, MAX_CONNECTIONS, MAX_QUEUED, METRICS,
     METRICS_LISTEN, NOT_FOUND_TTL, POLICY, SHUTDOWN_TIMEOUT, STORE, SUMDB, TLS_CERT, TLS_KEY,
     UPSTREAM,
 };
@@ -45,6 +45,8 @@ pub fn command() -> Command {
         .arg(flag(&DOWNLOAD_MODE))
         .arg(flag(&POLICY))
         .arg(flag(&GIT_SSH_KEY))
+        .arg(flag(&GITHUB_APP))
+        .arg(flag(&GITHUB_API))
         .arg(flag(&GIT_INSTEAD_OF))
         .arg(repeatable_flag(&SUMDB))
         .arg(flag(&CACHE_SIZE))
@@ -75,6 +77,8 @@ pub async fn run(arguments: &ArgMatches) -> anyhow::Result<ExitCode> {
         download_mode: given(arguments, &DOWNLOAD_MODE),
         cache_size: given(arguments, &CACHE_SIZE),
         git_ssh_key: value(arguments, &GIT_SSH_KEY),
+        github_app: value(arguments, &GITHUB_APP),
+        github_api: value(arguments, &GITHUB_API),
         git_instead_of: value(arguments, &GIT_INSTEAD_OF).unwrap_or_default(),
     };
     let policy = backends::policy(arguments).await?;
