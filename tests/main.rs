@@ -31,6 +31,8 @@
 //!   a wrong key and bad answers refused, private modules only to the go command.
 //! - `transfer`: `piraeus export` and `piraeus import` feed an air-gapped mirror that builds
 //!   offline with the same go.sum; an altered zip in the archive is refused and named.
+//! - `egress`: the fetcher's network traffic goes through the egress guard, which refuses
+//!   internal addresses; the go command may use git only; its errors name no scratch directory.
 
 #[macro_use]
 mod common;
@@ -39,6 +41,7 @@ mod aws_backends;
 mod build;
 mod cli;
 mod conformance;
+mod egress;
 mod faults;
 mod fetch_function;
 mod go_client;
