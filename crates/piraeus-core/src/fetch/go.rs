@@ -261,8 +261,13 @@ fn private_go_environment(scratch: &Path, upstream: &str) -> Vec<(&'static str, 
         Some(protocols) => protocols,
         None => "https".into(),
     };
+    // Go's default GOVCS lets a public module's go-import tag pick Mercurial, Bazaar, Subversion
+    // or Fossil, whose ssh transports would use the server's agent: git only, unless the
+    // operator's GOVCS (passed through) says otherwise.
+    let govcs = std::env::var_os("GOVCS").unwrap_or_else(|| "*:git".into());
     vec![
         ("GIT_ALLOW_PROTOCOL", git_protocols),
+        ("GOVCS", govcs),
         ("GOPATH", scratch.join("gopath").into()),
         ("GOMODCACHE", scratch.join("gopath/pkg/mod").into()),
         ("GOCACHE", scratch.join("gocache").into()),
