@@ -79,6 +79,7 @@ pub fn build(
             max_concurrent: config.max_concurrent_fetches,
             max_concurrent_lookups: config.max_concurrent_lookups,
             max_queued: config.max_queued,
+            policy: policy.clone(),
         })?))
     };
     let (fetcher, resolver): (Arc<dyn Fetcher>, Arc<dyn Resolver>) = if chain.has_proxy() {

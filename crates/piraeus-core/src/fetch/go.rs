@@ -5,22 +5,26 @@
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use serde::Deserialize;
 use tokio::process::Command;
-use tokio::sync::{Semaphore, SemaphorePermit};
+use tokio::sync::{OnceCell, Semaphore, SemaphorePermit};
 
+use super::guard::EgressGuard;
 use super::{Download, Expected, Fetcher, ResolvedVersion, Resolver};
 use crate::cleanup;
 use crate::error::{Error, Result};
+use crate::policy::Policy;
 use crate::redact;
 use crate::telemetry::metrics;
 
 /// Variables passed from the server's environment to the go command, so private modules,
-/// credentials, checksum-database settings and HTTP proxies work as they do for a developer.
+/// credentials and checksum-database settings work as they do for a developer. Not the HTTP
+/// proxy variables: the egress guard is the child's proxy.
 const PASSED_THROUGH: &[&str] = &[
     "PATH",
     "HOME",
@@ -36,12 +40,6 @@ const PASSED_THROUGH: &[&str] = &[
     "GOVCS",
     "GOAUTH",
     "GOROOT",
-    "HTTP_PROXY",
-    "HTTPS_PROXY",
-    "NO_PROXY",
-    "http_proxy",
-    "https_proxy",
-    "no_proxy",
     "SSL_CERT_FILE",
     "SSL_CERT_DIR",
     "TMPDIR",
@@ -65,12 +63,16 @@ pub struct GoToolchainConfig {
     /// How many lookups may wait for their turn; more are refused at once with "retry
     /// shortly" (503) instead of piling up. (Downloads wait in the trigger's bounded queue.)
     pub max_queued: usize,
+    /// Judges each host the go command and git connect to, in the egress guard.
+    pub policy: Arc<Policy>,
 }
 
 pub struct GoToolchain {
     config: GoToolchainConfig,
     downloads: Lane,
     lookups: Lane,
+    /// Started with the first go command, in the runtime that runs them.
+    guard: OnceCell<EgressGuard>,
 }
 
 /// Concurrency for one kind of go command, with a bounded wait.
@@ -149,13 +151,27 @@ impl GoToolchain {
             config,
             downloads,
             lookups,
+            guard: OnceCell::new(),
         })
+    }
+
+    async fn guard(&self) -> Result<&EgressGuard> {
+        self.guard
+            .get_or_try_init(|| {
+                EgressGuard::start(
+                    self.config.policy.clone(),
+                    trusted_hosts(&self.config.upstream, std::env::var("GOSUMDB").ok()),
+                )
+            })
+            .await
+            .map_err(|e| Error::upstream("cannot start the egress guard").with_source(e))
     }
 
     /// Runs the go command in `lane`, in a fresh GOPATH, and returns (success, stdout, stderr)
     /// with that GOPATH, which the caller keeps alive while it reads downloaded files.
     async fn run(&self, lane: &Lane, arguments: &[&str]) -> Result<(GoOutput, tempfile::TempDir)> {
         let _permit = lane.enter().await?;
+        let guard = self.guard().await?.url();
         let scratch = tempfile::Builder::new()
             .prefix("fetch-")
             .tempdir_in(&self.config.scratch_dir)
@@ -169,6 +185,7 @@ impl GoToolchain {
             .envs(private_go_environment(
                 scratch.path(),
                 &self.config.upstream,
+                &guard,
             ))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -253,7 +270,33 @@ fn passed_through_environment() -> Vec<(OsString, OsString)> {
         .collect()
 }
 
-fn private_go_environment(scratch: &Path, upstream: &str) -> Vec<(&'static str, OsString)> {
+/// The hosts the operator names, which the egress guard lets the go command reach wherever
+/// they resolve: the upstream proxies, and the checksum database `GOSUMDB` names.
+fn trusted_hosts(upstream: &str, gosumdb: Option<String>) -> Vec<String> {
+    let urls = upstream.split([',', '|']).map(str::to_string);
+    // `name[+key] [url]`: the URL when given, else the name is the host.
+    let sumdb = gosumdb.and_then(|value| {
+        let mut words = value.split_whitespace();
+        let name = words.next()?.split('+').next()?.to_string();
+        Some(
+            words
+                .next()
+                .map_or(format!("https://{name}"), str::to_string),
+        )
+    });
+    urls.chain(sumdb)
+        .filter_map(|url| {
+            let parsed = reqwest::Url::parse(url.trim()).ok()?;
+            Some(parsed.host_str()?.to_ascii_lowercase())
+        })
+        .collect()
+}
+
+fn private_go_environment(
+    scratch: &Path,
+    upstream: &str,
+    guard: &str,
+) -> Vec<(OsString, OsString)> {
     // git may otherwise follow a module path to file://, ssh:// or git:// URLs: https only,
     // unless the operator says otherwise in Piraeus's own environment (`https:ssh` for SSH
     // hosts), which is then passed through with the other GIT_ variables.
@@ -265,21 +308,51 @@ fn private_go_environment(scratch: &Path, upstream: &str) -> Vec<(&'static str, 
     // or Fossil, whose ssh transports would use the server's agent: git only, unless the
     // operator's GOVCS (passed through) says otherwise.
     let govcs = std::env::var_os("GOVCS").unwrap_or_else(|| "*:git".into());
-    vec![
-        ("GIT_ALLOW_PROTOCOL", git_protocols),
-        ("GOVCS", govcs),
-        ("GOPATH", scratch.join("gopath").into()),
-        ("GOMODCACHE", scratch.join("gopath/pkg/mod").into()),
-        ("GOCACHE", scratch.join("gocache").into()),
-        ("GOPROXY", upstream.into()),
-        // -modcacherw: the module cache is read-only by default and would not be removable.
-        ("GOFLAGS", "-modcacherw".into()),
-        ("GO111MODULE", "on".into()),
-        ("GOTOOLCHAIN", "local".into()),
-        // Ignore the server user's `go env -w` settings: configuration comes from Piraeus.
-        ("GOENV", "off".into()),
-        ("GIT_TERMINAL_PROMPT", "0".into()),
-    ]
+    // git's http.proxy as a command-line setting, after the operator's own: it outranks every
+    // config file (a http.proxy in ~/.gitconfig would otherwise bypass the guard).
+    let git_settings: usize = std::env::var("GIT_CONFIG_COUNT")
+        .ok()
+        .and_then(|count| count.parse().ok())
+        .unwrap_or(0);
+    let owned = |(name, value): (&str, OsString)| (OsString::from(name), value);
+    let mut environment: Vec<(OsString, OsString)> =
+        ["HTTPS_PROXY", "HTTP_PROXY", "https_proxy", "http_proxy"]
+            .into_iter()
+            .map(|name| (name.into(), guard.into()))
+            .collect();
+    environment.extend([
+        (
+            format!("GIT_CONFIG_KEY_{git_settings}").into(),
+            "http.proxy".into(),
+        ),
+        (
+            format!("GIT_CONFIG_VALUE_{git_settings}").into(),
+            guard.into(),
+        ),
+        (
+            "GIT_CONFIG_COUNT".into(),
+            (git_settings + 1).to_string().into(),
+        ),
+    ]);
+    environment.extend(
+        [
+            ("GIT_ALLOW_PROTOCOL", git_protocols),
+            ("GOVCS", govcs),
+            ("GOPATH", scratch.join("gopath").into()),
+            ("GOMODCACHE", scratch.join("gopath/pkg/mod").into()),
+            ("GOCACHE", scratch.join("gocache").into()),
+            ("GOPROXY", upstream.into()),
+            // -modcacherw: the module cache is read-only by default and would not be removable.
+            ("GOFLAGS", "-modcacherw".into()),
+            ("GO111MODULE", "on".into()),
+            ("GOTOOLCHAIN", "local".into()),
+            // Ignore the server user's `go env -w` settings: configuration comes from Piraeus.
+            ("GOENV", "off".into()),
+            ("GIT_TERMINAL_PROMPT", "0".into()),
+        ]
+        .map(owned),
+    );
+    environment
 }
 
 #[derive(Deserialize)]
@@ -441,6 +514,9 @@ pub(crate) fn classify_failure(message: &str, upstream: &str) -> Error {
                 "could not resolve proxy",
                 "temporary failure in name resolution",
                 "server misbehaving",
+                // git through the egress guard, which found no such host (curl's "could not
+                // resolve host" without it; the go command reads "No Such Host": not found).
+                "connect tunnel failed, response 404",
             ],
         ),
         (
@@ -452,6 +528,9 @@ pub(crate) fn classify_failure(message: &str, upstream: &str) -> Error {
                 "couldn't connect to server",
                 "no route to host",
                 "network is unreachable",
+                // The egress guard could not connect or resolve, as git and Go report it.
+                "connect tunnel failed, response 502",
+                ": bad gateway",
             ],
         ),
         (
@@ -593,6 +672,31 @@ mod tests {
             ),
             (
                 "example.test/corrupt.git@v1.0.0: unknown revision v1.0.0",
+                "not found",
+            ),
+            // Through the egress guard.
+            (
+                "module git.example/x: git ls-remote -q origin: exit status 128:\n\tfatal: unable to access 'https://git.example/x/': CONNECT tunnel failed, response 502",
+                "upstream failure",
+            ),
+            (
+                "unrecognized import path \"m.example/x\": https fetch: Get \"https://m.example/x?go-get=1\": Bad Gateway",
+                "upstream failure",
+            ),
+            (
+                "unrecognized import path \"m.example/x\": https fetch: Get \"https://m.example/x?go-get=1\": Not Found",
+                "not found",
+            ),
+            (
+                "module git.example/x: git ls-remote -q origin: exit status 128:\n\tfatal: unable to access 'https://git.example/x/': CONNECT tunnel failed, response 403",
+                "not found",
+            ),
+            (
+                "module git.example/x: git ls-remote -q origin: exit status 128:\n\tfatal: unable to access 'https://git.example/x/': CONNECT tunnel failed, response 404",
+                "upstream failure",
+            ),
+            (
+                "unrecognized import path \"m.example/x\": https fetch: Get \"https://m.example/x?go-get=1\": No Such Host",
                 "not found",
             ),
             (

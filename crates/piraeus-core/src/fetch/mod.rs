@@ -3,6 +3,7 @@
 //! ingest (a task locally, an asynchronous function invocation on AWS).
 
 pub mod go;
+mod guard;
 pub mod ingest;
 pub mod upstream;
 

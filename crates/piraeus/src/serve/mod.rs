@@ -16,10 +16,10 @@ use piraeus_core::local::{self, LocalConfig};
 use piraeus_core::policy::Policy;
 use piraeus_core::redact;
 use piraeus_core::settings::{
-    ANSWER_TTL, AUTH_FILE, CACHE_SIZE, DATA_DIR, DOWNLOAD_MODE, FAILURE_TTL, FETCH_TIMEOUT, GO,
-    HEADER_TIMEOUT, IDLE_TIMEOUT, INDEX, LISTEN, MAX_CONCURRENT_FETCHES, MAX_CONCURRENT_LOOKUPS,
-    MAX_CONNECTIONS, MAX_QUEUED, METRICS, METRICS_LISTEN, NOT_FOUND_TTL, POLICY, SHUTDOWN_TIMEOUT,
-    STORE, SUMDB, TLS_CERT, TLS_KEY, UPSTREAM,
+    ANSWER_TTL, AUTH_FILE, CACHE_SIZE, DATA_DIR, DOWNLOAD_MODE, EGRESS_PINS, FAILURE_TTL,
+    FETCH_TIMEOUT, GO, HEADER_TIMEOUT, IDLE_TIMEOUT, INDEX, LISTEN, MAX_CONCURRENT_FETCHES,
+    MAX_CONCURRENT_LOOKUPS, MAX_CONNECTIONS, MAX_QUEUED, METRICS, METRICS_LISTEN, NOT_FOUND_TTL,
+    POLICY, SHUTDOWN_TIMEOUT, STORE, SUMDB, TLS_CERT, TLS_KEY, UPSTREAM,
 };
 use piraeus_core::sumdb::SumDbConfig;
 
@@ -44,6 +44,7 @@ pub fn command() -> Command {
         .arg(flag(&FAILURE_TTL))
         .arg(flag(&DOWNLOAD_MODE))
         .arg(flag(&POLICY))
+        .arg(repeatable_flag(&EGRESS_PINS))
         .arg(repeatable_flag(&SUMDB))
         .arg(flag(&CACHE_SIZE))
         .arg(flag(&AUTH_FILE))
@@ -79,7 +80,8 @@ pub async fn run(arguments: &ArgMatches) -> anyhow::Result<ExitCode> {
         }
         Some(path) => Policy::load(Path::new(&path))?,
         None => Policy::default(),
-    };
+    }
+    .with_pins(all(arguments, &EGRESS_PINS));
     let environment = |name: &str| std::env::var(name).ok();
     let sumdb = SumDbConfig::new(all(arguments, &SUMDB), config.answer_ttl, &environment);
     let (store, index) = backends::open(&config.data_dir, arguments, Missing::Create)
