@@ -309,3 +309,42 @@ fn the_egress_guard_refuses_what_a_go_import_tag_names_inside() {
     }
     server.stop();
 }
+
+/// An upstream proxy (on loopback, which the operator named) that redirects a list to another
+/// loopback address: the native upstream client refuses to follow, and nothing reaches it.
+#[test]
+fn the_native_upstream_follows_no_redirect_to_an_internal_address() {
+    let sandbox = Sandbox::new();
+    let target = Tripwire::new();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let upstream_port = listener.local_addr().unwrap().port();
+    let location = format!("https://127.0.0.1:{}/x/@v/list", target.port);
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().map_while(Result::ok) {
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") && stream.read(&mut byte).is_ok_and(|n| n == 1) {
+                head.push(byte[0]);
+            }
+            let _ = write!(
+                stream,
+                "HTTP/1.1 302 Found\r\nLocation: {location}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            );
+        }
+    });
+    let upstream = format!("http://127.0.0.1:{upstream_port}");
+    let no_go = sandbox.path().join("no-go-here");
+    let server = sandbox.start_server_with(
+        &["--upstream", &upstream, "--go", no_go.to_str().unwrap()],
+        &[],
+    );
+    let response = server.get("/example.com/m/@v/list");
+    assert!(
+        !target.reached(),
+        "the redirect's loopback address was reached"
+    );
+    assert_eq!(response.status, 502, "{}", response.text());
+    let log = server.log();
+    assert!(log.contains("a redirect to a loopback address"), "{log}");
+    server.stop();
+}
