@@ -42,6 +42,8 @@
 //!   through the edge, and the edge keeps no answer the serve function marks not to keep.
 //! - `transfer`: `piraeus export` and `piraeus import` feed an air-gapped mirror that builds
 //!   offline with the same go.sum; an altered zip in the archive is refused and named.
+//! - `egress`: the fetcher's network traffic goes through the egress guard, which refuses
+//!   internal addresses; the go command may use git only; its errors name no scratch directory.
 
 #[macro_use]
 mod common;
@@ -51,6 +53,7 @@ mod build;
 mod cli;
 mod conformance;
 mod edge_hardening;
+mod egress;
 mod faults;
 mod fetch_function;
 mod git_ssh;

@@ -79,7 +79,7 @@ pub fn build(
 ) -> Result<Proxy> {
     let chain = Chain::parse(&config.upstream).map_err(Error::invalid)?;
     let scratch_dir = config.data_dir.join(PRIVATE_DIR).join("work");
-    let git = Arc::new(git_access(config, environment)?);
+    let git = Arc::new(git_access(config)?);
     let policy = Arc::new(policy);
     let go = |upstream: &str| -> Result<Arc<GoToolchain>> {
         Ok(Arc::new(GoToolchain::new(GoToolchainConfig {
@@ -91,6 +91,7 @@ pub fn build(
             max_concurrent_lookups: config.max_concurrent_lookups,
             max_queued: config.max_queued,
             git: git.clone(),
+            policy: policy.clone(),
         })?))
     };
     let (fetcher, resolver): (Arc<dyn Fetcher>, Arc<dyn Resolver>) = if chain.has_proxy() {
@@ -160,10 +161,7 @@ pub fn needs_go(config: &LocalConfig, environment: &dyn Fn(&str) -> Option<Strin
 
 /// The documents `--git-ssh-key` and `--github-app` name, checked, with what git reads of them
 /// under the data directory's private folder; and the rewrites.
-fn git_access(
-    config: &LocalConfig,
-    environment: &dyn Fn(&str) -> Option<String>,
-) -> Result<GitAccess> {
+fn git_access(config: &LocalConfig) -> Result<GitAccess> {
     let read = |setting: &str, path: &Option<PathBuf>| {
         path.as_ref()
             .map(|path| {
@@ -180,12 +178,6 @@ fn git_access(
     );
     let ssh_key = read(ssh, &config.git_ssh_key)?;
     let github_app = read(github, &config.github_app)?;
-    if !config.git_instead_of.is_empty() && environment("GIT_CONFIG_COUNT").is_some() {
-        return Err(Error::invalid(format!(
-            "{} and GIT_CONFIG_COUNT are both set: give git's rewrites in one of them",
-            crate::settings::GIT_INSTEAD_OF.env
-        )));
-    }
     let credentials = GitCredentials {
         ssh_key: ssh_key.as_deref().map(|text| (ssh, text)),
         github_app: github_app.as_deref().map(|text| (github, text)),

@@ -57,9 +57,10 @@ pub fn upstream_hosts(text: &str, upstream: &str) -> String {
 }
 
 /// A message as a client may read it: credentials, absolute paths (and `file:` URLs) and IP
-/// addresses replaced by placeholders; the rest, such as "unknown revision v1.2.3", kept.
+/// addresses replaced by placeholders, the go command's `in <directory>` clauses dropped; the
+/// rest, such as "unknown revision v1.2.3", kept.
 pub fn for_client(text: &str) -> String {
-    let text = credentials(text);
+    let text = without_directory_clauses(&credentials(text));
     let mut out = String::with_capacity(text.len());
     let mut word = String::new();
     for c in text.chars() {
@@ -72,6 +73,30 @@ pub fn for_client(text: &str) -> String {
         }
     }
     out.push_str(&redact_word(&word));
+    out
+}
+
+/// `text` without the ` in DIR` the go command puts after each command it ran (`git ls-remote
+/// -q origin in $WORK/gopath/pkg/mod/cache/vcs/fc4bc7…: exit status 128`): even with the
+/// scratch directory as `$WORK`, the rest lays out the fetcher's cache, and the command and its
+/// failure say what went wrong without it.
+fn without_directory_clauses(text: &str) -> String {
+    const CLAUSE: &str = " in ";
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find(CLAUSE) {
+        let after = &rest[at + CLAUSE.len()..];
+        let word_end = after.find(char::is_whitespace).unwrap_or(after.len());
+        let directory = after[..word_end].trim_end_matches([':', ',', ';', '.']);
+        out.push_str(&rest[..at]);
+        if (directory.starts_with('/') && directory.len() > 1) || directory.starts_with("$WORK") {
+            rest = &after[directory.len()..];
+        } else {
+            out.push_str(CLAUSE);
+            rest = after;
+        }
+    }
+    out.push_str(rest);
     out
 }
 
@@ -185,6 +210,25 @@ mod tests {
         assert_eq!(
             for_client("https://[fd00::1]:8443/x"),
             "https://<address>/x"
+        );
+    }
+
+    #[test]
+    fn the_go_commands_directory_clauses_are_dropped() {
+        assert_eq!(
+            for_client(
+                "m.test/x.git@v1.0.0: invalid version: git ls-remote -q origin in \
+                 $WORK/gopath/pkg/mod/cache/vcs/fc4bc7: exit status 128:\n\tfatal: not found"
+            ),
+            "m.test/x.git@v1.0.0: invalid version: git ls-remote -q origin: exit status 128:\n\tfatal: not found"
+        );
+        assert_eq!(
+            for_client("git fetch in /srv/cache/vcs/ab, then: exit status 1"),
+            "git fetch, then: exit status 1"
+        );
+        assert_eq!(
+            for_client("no go files in example.test/m, in v1.0.0 or in /"),
+            "no go files in example.test/m, in v1.0.0 or in /"
         );
     }
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use crate::clock::{self, parse_duration};
 use crate::error::{Error, Result};
-use crate::policy::DownloadMode;
+use crate::policy::{DownloadMode, Pin};
 use crate::proxy::{ProxySettings, default_instance_name, lease_for};
 use crate::sumdb::{SumDatabase, parse_databases};
 use crate::telemetry::logging::LogFormat;
@@ -151,6 +151,22 @@ pub const POLICY: Setting<String> = Setting {
            only from storage, redirected or denied, and an optional approval hook \
            (docs/security.md)",
     parse: |text| Ok(text.to_string()),
+};
+
+/// A list: the command's flag may be repeated, and the variable separates entries with commas.
+pub const EGRESS_PINS: Setting<Vec<Pin>> = Setting {
+    flag: "egress-pin",
+    env: "PIRAEUS_EGRESS_PINS",
+    default: None,
+    help: "HOST:PORT=ADDRESS:PORT: the fetcher's connections to HOST:PORT go to ADDRESS:PORT, \
+           without asking DNS (like curl's --connect-to), for tests and names only your resolver \
+           knows. The egress guard judges a pinned address as any other (docs/security.md)",
+    parse: |text| {
+        text.split(',')
+            .filter(|pin| !pin.trim().is_empty())
+            .map(Pin::parse)
+            .collect()
+    },
 };
 
 pub const HEADER_TIMEOUT: Setting<Duration> = Setting {

@@ -37,7 +37,8 @@ pub struct FunctionConfig {
     redirect_zips_over: u64,
     cache_size: u64,
     upstream: String,
-    /// The module policy: a file, or s3://BUCKET/KEY (serve and prefetch).
+    /// The module policy: a file, or s3://BUCKET/KEY (serve and prefetch decide with it; the
+    /// fetch function's egress guard reads its fetch rules).
     policy: Option<String>,
     /// The checksum databases the serve function proxies, with the GOPRIVATE and GONOSUMDB
     /// patterns whose lookups it refuses.
@@ -142,6 +143,11 @@ pub async fn build_fetch_handler(config: &FunctionConfig) -> Result<FetchHandler
     let dynamo = sdk::open_dynamo_index(&sdk, &config.index);
     let (store, index): (_, Arc<dyn piraeus_core::index::Index>) =
         (sdk::open_store(&sdk, &config.store), dynamo.clone());
+    // The egress guard lets the go command reach internal hosts the policy's fetch rules name.
+    let policy = match &config.policy {
+        Some(location) => sdk::load_policy(&sdk, location).await?,
+        None => Policy::default(),
+    };
     let toolchain = Arc::new(GoToolchain::new(GoToolchainConfig {
         go_binary: config.go_binary.clone(),
         upstream: config.upstream.clone(),
@@ -154,6 +160,7 @@ pub async fn build_fetch_handler(config: &FunctionConfig) -> Result<FetchHandler
         max_queued: 1,
         // The netrc secret is the fetch function's only credential so far.
         git: Default::default(),
+        policy: Arc::new(policy),
     })?);
     let verifier = ScheduledVerify::new(store.clone(), dynamo, config.verify_concurrency);
     let ingester = Ingester::new(

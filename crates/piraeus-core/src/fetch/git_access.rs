@@ -84,10 +84,10 @@ impl GitAccess {
         self.ssh.is_some()
     }
 
-    /// The variables for the environment of a go command fetching `module` (git reads them).
-    /// A module on the GitHub App's host gets a fresh installation token first; the API
-    /// failing fails the fetch (`502`), and the next one asks again.
-    pub(crate) async fn environment_for(&self, module: &str) -> Result<Vec<(String, OsString)>> {
+    /// What a go command fetching `module` gives git. A module on the GitHub App's host gets a
+    /// fresh installation token first; the API failing fails the fetch (`502`), and the next
+    /// one asks again.
+    pub(crate) async fn settings_for(&self, module: &str) -> Result<GitSettings> {
         let mut config: Vec<(String, String)> = self
             .instead_of
             .iter()
@@ -106,7 +106,11 @@ impl GitAccess {
                 format!("store --file={}", shell_quoted(app.file())),
             ));
         }
-        Ok(self.environment(config))
+        Ok(GitSettings {
+            ssh: self.has_ssh_key(),
+            variables: self.variables(),
+            config,
+        })
     }
 
     /// `url` as git's `insteadOf` rewrites it: the longest matching prefix wins.
@@ -121,7 +125,7 @@ impl GitAccess {
             )
     }
 
-    fn environment(&self, config: Vec<(String, String)>) -> Vec<(String, OsString)> {
+    fn variables(&self) -> Vec<(String, OsString)> {
         let mut variables = Vec::new();
         if let Some((key, known_hosts)) = &self.ssh {
             let command = format!(
@@ -132,19 +136,16 @@ impl GitAccess {
             );
             variables.push(("GIT_SSH_COMMAND".to_string(), command.into()));
         }
-        if !config.is_empty() {
-            // git's environment configuration: GIT_CONFIG_COUNT pairs of KEY and VALUE.
-            variables.push((
-                "GIT_CONFIG_COUNT".to_string(),
-                config.len().to_string().into(),
-            ));
-            for (index, (key, value)) in config.into_iter().enumerate() {
-                variables.push((format!("GIT_CONFIG_KEY_{index}"), key.into()));
-                variables.push((format!("GIT_CONFIG_VALUE_{index}"), value.into()));
-            }
-        }
         variables
     }
+}
+
+/// What git is given for one go command: whether it may use ssh, variables, and settings that
+/// the caller numbers into git's `GIT_CONFIG_COUNT` environment after the operator's own.
+pub(crate) struct GitSettings {
+    pub(crate) ssh: bool,
+    pub(crate) variables: Vec<(String, OsString)>,
+    pub(crate) config: Vec<(String, String)>,
 }
 
 /// `scheme://authority` of a URL.
@@ -241,7 +242,7 @@ mod tests {
         let text = document(KEY, "git.corp ssh-ed25519 AAAAC3\n");
         let access = GitAccess::new(ssh_key(&text), vec![], directory.path()).unwrap();
         assert!(access.has_ssh_key());
-        let variables = access.environment(Vec::new());
+        let variables = access.variables();
         let (_, command) = &variables[0];
         let command = command.to_string_lossy();
         assert!(command.contains("StrictHostKeyChecking=yes"), "{command}");
@@ -277,7 +278,7 @@ mod tests {
     }
 
     #[test]
-    fn rewrites_become_git_config_from_the_environment() {
+    fn rewrites_become_git_settings() {
         let pairs =
             parse_instead_of("https://git.corp/=ssh://git@git.corp/, https://b/=ssh://b/").unwrap();
         let access = GitAccess::new(Default::default(), pairs, Path::new("/nonexistent")).unwrap();
@@ -287,27 +288,17 @@ mod tests {
             "ssh://git@git.corp/x/y"
         );
         assert_eq!(origin("http://127.0.0.1:8080/a/b"), "http://127.0.0.1:8080");
-        let config = access
-            .instead_of
-            .iter()
-            .map(|(from, to)| (format!("url.{to}.insteadOf"), from.clone()))
-            .collect();
-        let variables: Vec<(String, String)> = access
-            .environment(config)
-            .into_iter()
-            .map(|(name, value)| (name, value.to_string_lossy().into_owned()))
-            .collect();
-        assert_eq!(variables[0], ("GIT_CONFIG_COUNT".into(), "2".into()));
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let settings = runtime.block_on(access.settings_for("git.corp/x")).unwrap();
+        assert!(!settings.ssh && settings.variables.is_empty());
         assert_eq!(
-            variables[1],
+            settings.config[0],
             (
-                "GIT_CONFIG_KEY_0".into(),
-                "url.ssh://git@git.corp/.insteadOf".into()
+                "url.ssh://git@git.corp/.insteadOf".into(),
+                "https://git.corp/".into()
             )
-        );
-        assert_eq!(
-            variables[2],
-            ("GIT_CONFIG_VALUE_0".into(), "https://git.corp/".into())
         );
         assert!(parse_instead_of("https://git.corp/").is_err());
         assert!(parse_instead_of("a=b").is_err());

@@ -12,16 +12,20 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde::Deserialize;
 use tokio::process::Command;
-use tokio::sync::{Semaphore, SemaphorePermit};
+use tokio::sync::{OnceCell, Semaphore, SemaphorePermit};
 
+use super::git_access::GitSettings;
+use super::guard::EgressGuard;
 use super::{Download, Expected, Fetcher, GitAccess, ResolvedVersion, Resolver};
 use crate::cleanup;
 use crate::error::{Error, Result};
+use crate::policy::Policy;
 use crate::redact;
 use crate::telemetry::metrics;
 
 /// Variables passed from the server's environment to the go command, so private modules,
-/// credentials, checksum-database settings and HTTP proxies work as they do for a developer.
+/// credentials and checksum-database settings work as they do for a developer. Not the HTTP
+/// proxy variables: the egress guard is the child's proxy.
 const PASSED_THROUGH: &[&str] = &[
     "PATH",
     "HOME",
@@ -37,12 +41,6 @@ const PASSED_THROUGH: &[&str] = &[
     "GOVCS",
     "GOAUTH",
     "GOROOT",
-    "HTTP_PROXY",
-    "HTTPS_PROXY",
-    "NO_PROXY",
-    "http_proxy",
-    "https_proxy",
-    "no_proxy",
     "SSL_CERT_FILE",
     "SSL_CERT_DIR",
     "TMPDIR",
@@ -68,12 +66,16 @@ pub struct GoToolchainConfig {
     pub max_queued: usize,
     /// The SSH key and URL rewrites git is given.
     pub git: Arc<GitAccess>,
+    /// Judges each host the go command and git connect to, in the egress guard.
+    pub policy: Arc<Policy>,
 }
 
 pub struct GoToolchain {
     config: GoToolchainConfig,
     downloads: Lane,
     lookups: Lane,
+    /// Started with the first go command, in the runtime that runs them.
+    guard: OnceCell<EgressGuard>,
 }
 
 /// Concurrency for one kind of go command, with a bounded wait.
@@ -152,7 +154,20 @@ impl GoToolchain {
             config,
             downloads,
             lookups,
+            guard: OnceCell::new(),
         })
+    }
+
+    async fn guard(&self) -> Result<&EgressGuard> {
+        self.guard
+            .get_or_try_init(|| {
+                EgressGuard::start(
+                    self.config.policy.clone(),
+                    trusted_hosts(&self.config.upstream, std::env::var("GOSUMDB").ok()),
+                )
+            })
+            .await
+            .map_err(|e| Error::upstream("cannot start the egress guard").with_source(e))
     }
 
     /// Runs the go command in `lane`, in a fresh GOPATH, and returns (success, stdout, stderr)
@@ -164,6 +179,9 @@ impl GoToolchain {
         arguments: &[&str],
     ) -> Result<(GoOutput, tempfile::TempDir)> {
         let _permit = lane.enter().await?;
+        let guard = self.guard().await?.url();
+        // A fresh GitHub App token, when the module is on the app's host, before anything runs.
+        let git = self.config.git.settings_for(module).await?;
         let scratch = tempfile::Builder::new()
             .prefix("fetch-")
             .tempdir_in(&self.config.scratch_dir)
@@ -177,9 +195,9 @@ impl GoToolchain {
             .envs(private_go_environment(
                 scratch.path(),
                 &self.config.upstream,
-                &self.config.git,
+                &guard,
+                &git,
             ))
-            .envs(self.config.git.environment_for(module).await?)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -263,33 +281,95 @@ fn passed_through_environment() -> Vec<(OsString, OsString)> {
         .collect()
 }
 
+/// The hosts the operator names, which the egress guard lets the go command reach wherever
+/// they resolve: the upstream proxies, and the checksum database `GOSUMDB` names.
+fn trusted_hosts(upstream: &str, gosumdb: Option<String>) -> Vec<String> {
+    let urls = upstream.split([',', '|']).map(str::to_string);
+    // `name[+key] [url]`: the URL when given, else the name is the host.
+    let sumdb = gosumdb.and_then(|value| {
+        let mut words = value.split_whitespace();
+        let name = words.next()?.split('+').next()?.to_string();
+        Some(
+            words
+                .next()
+                .map_or(format!("https://{name}"), str::to_string),
+        )
+    });
+    urls.chain(sumdb)
+        .filter_map(|url| {
+            let parsed = reqwest::Url::parse(url.trim()).ok()?;
+            Some(parsed.host_str()?.to_ascii_lowercase())
+        })
+        .collect()
+}
+
 fn private_go_environment(
     scratch: &Path,
     upstream: &str,
-    git: &GitAccess,
-) -> Vec<(&'static str, OsString)> {
+    guard: &str,
+    git: &GitSettings,
+) -> Vec<(OsString, OsString)> {
     // git may otherwise follow a module path to file://, ssh:// or git:// URLs: https only
     // (and ssh when Piraeus has a key of its own for it), unless the operator says otherwise
     // in Piraeus's own environment, which is then passed through with the other GIT_ variables.
     let git_protocols = match std::env::var_os("GIT_ALLOW_PROTOCOL") {
         Some(protocols) => protocols,
-        None if git.has_ssh_key() => "https:ssh".into(),
+        None if git.ssh => "https:ssh".into(),
         None => "https".into(),
     };
-    vec![
-        ("GIT_ALLOW_PROTOCOL", git_protocols),
-        ("GOPATH", scratch.join("gopath").into()),
-        ("GOMODCACHE", scratch.join("gopath/pkg/mod").into()),
-        ("GOCACHE", scratch.join("gocache").into()),
-        ("GOPROXY", upstream.into()),
-        // -modcacherw: the module cache is read-only by default and would not be removable.
-        ("GOFLAGS", "-modcacherw".into()),
-        ("GO111MODULE", "on".into()),
-        ("GOTOOLCHAIN", "local".into()),
-        // Ignore the server user's `go env -w` settings: configuration comes from Piraeus.
-        ("GOENV", "off".into()),
-        ("GIT_TERMINAL_PROMPT", "0".into()),
-    ]
+    // Go's default GOVCS lets a public module's go-import tag pick Mercurial, Bazaar, Subversion
+    // or Fossil, whose ssh transports would use the server's agent: git only, unless the
+    // operator's GOVCS (passed through) says otherwise.
+    let govcs = std::env::var_os("GOVCS").unwrap_or_else(|| "*:git".into());
+    // git's settings from the environment, after the operator's own: Piraeus's rewrites and
+    // credential helper, then http.proxy, which outranks every config file (a http.proxy in
+    // ~/.gitconfig would otherwise bypass the guard).
+    let operators: usize = std::env::var("GIT_CONFIG_COUNT")
+        .ok()
+        .and_then(|count| count.parse().ok())
+        .unwrap_or(0);
+    let owned = |(name, value): (&str, OsString)| (OsString::from(name), value);
+    let mut environment: Vec<(OsString, OsString)> =
+        ["HTTPS_PROXY", "HTTP_PROXY", "https_proxy", "http_proxy"]
+            .into_iter()
+            .map(|name| (name.into(), guard.into()))
+            .collect();
+    let settings = git
+        .config
+        .iter()
+        .map(|(key, value)| (key.as_str(), value.as_str()))
+        .chain([("http.proxy", guard)]);
+    let mut count = operators;
+    for (key, value) in settings {
+        environment.push((format!("GIT_CONFIG_KEY_{count}").into(), key.into()));
+        environment.push((format!("GIT_CONFIG_VALUE_{count}").into(), value.into()));
+        count += 1;
+    }
+    environment.push(("GIT_CONFIG_COUNT".into(), count.to_string().into()));
+    environment.extend(
+        git.variables
+            .iter()
+            .map(|(name, value)| (name.into(), value.clone())),
+    );
+    environment.extend(
+        [
+            ("GIT_ALLOW_PROTOCOL", git_protocols),
+            ("GOVCS", govcs),
+            ("GOPATH", scratch.join("gopath").into()),
+            ("GOMODCACHE", scratch.join("gopath/pkg/mod").into()),
+            ("GOCACHE", scratch.join("gocache").into()),
+            ("GOPROXY", upstream.into()),
+            // -modcacherw: the module cache is read-only by default and would not be removable.
+            ("GOFLAGS", "-modcacherw".into()),
+            ("GO111MODULE", "on".into()),
+            ("GOTOOLCHAIN", "local".into()),
+            // Ignore the server user's `go env -w` settings: configuration comes from Piraeus.
+            ("GOENV", "off".into()),
+            ("GIT_TERMINAL_PROMPT", "0".into()),
+        ]
+        .map(owned),
+    );
+    environment
 }
 
 #[derive(Deserialize)]
@@ -457,6 +537,9 @@ pub(crate) fn classify_failure(message: &str, upstream: &str) -> Error {
                 "could not resolve proxy",
                 "temporary failure in name resolution",
                 "server misbehaving",
+                // git through the egress guard, which found no such host (curl's "could not
+                // resolve host" without it; the go command reads "No Such Host": not found).
+                "connect tunnel failed, response 404",
             ],
         ),
         (
@@ -468,6 +551,9 @@ pub(crate) fn classify_failure(message: &str, upstream: &str) -> Error {
                 "couldn't connect to server",
                 "no route to host",
                 "network is unreachable",
+                // The egress guard could not connect or resolve, as git and Go report it.
+                "connect tunnel failed, response 502",
+                ": bad gateway",
             ],
         ),
         (
@@ -609,6 +695,31 @@ mod tests {
             ),
             (
                 "example.test/corrupt.git@v1.0.0: unknown revision v1.0.0",
+                "not found",
+            ),
+            // Through the egress guard.
+            (
+                "module git.example/x: git ls-remote -q origin: exit status 128:\n\tfatal: unable to access 'https://git.example/x/': CONNECT tunnel failed, response 502",
+                "upstream failure",
+            ),
+            (
+                "unrecognized import path \"m.example/x\": https fetch: Get \"https://m.example/x?go-get=1\": Bad Gateway",
+                "upstream failure",
+            ),
+            (
+                "unrecognized import path \"m.example/x\": https fetch: Get \"https://m.example/x?go-get=1\": Not Found",
+                "not found",
+            ),
+            (
+                "module git.example/x: git ls-remote -q origin: exit status 128:\n\tfatal: unable to access 'https://git.example/x/': CONNECT tunnel failed, response 403",
+                "not found",
+            ),
+            (
+                "module git.example/x: git ls-remote -q origin: exit status 128:\n\tfatal: unable to access 'https://git.example/x/': CONNECT tunnel failed, response 404",
+                "upstream failure",
+            ),
+            (
+                "unrecognized import path \"m.example/x\": https fetch: Get \"https://m.example/x?go-get=1\": No Such Host",
                 "not found",
             ),
             (

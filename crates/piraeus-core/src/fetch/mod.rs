@@ -5,6 +5,7 @@
 pub mod git_access;
 mod github_app;
 pub mod go;
+mod guard;
 pub mod ingest;
 pub mod upstream;
 

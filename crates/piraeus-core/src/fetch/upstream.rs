@@ -228,11 +228,23 @@ impl Upstream {
         direct_resolver: Option<Arc<dyn Resolver>>,
         origin: String,
     ) -> Result<Self> {
+        let operators: Vec<(String, Option<u16>)> = config
+            .chain
+            .steps
+            .iter()
+            .filter_map(|step| match &step.entry {
+                Entry::Proxy(proxy) => Some((
+                    proxy.base.host_str()?.to_ascii_lowercase(),
+                    proxy.base.port_or_known_default(),
+                )),
+                _ => None,
+            })
+            .collect();
         let client = |with_credentials| {
             reqwest::Client::builder()
                 .connect_timeout(CONNECT_TIMEOUT)
                 .timeout(config.timeout)
-                .redirect(redirect_policy(with_credentials))
+                .redirect(redirect_policy(with_credentials, operators.clone()))
                 .user_agent(concat!("piraeus/", env!("CARGO_PKG_VERSION")))
                 .build()
                 .map_err(|e| {
@@ -542,13 +554,34 @@ fn no_direct(module: &str) -> Error {
 /// test proxy on loopback is), within a few hops. A proxy reached with credentials may redirect
 /// on its own host only: reqwest would drop the credentials elsewhere, but the answer would
 /// then come from a host the operator did not name for this proxy.
-fn redirect_policy(with_credentials: bool) -> reqwest::redirect::Policy {
+///
+/// A redirect to an internal address is refused unless it stays on a host and port the
+/// operator named (the proxies of the chain, which tests run on loopback), as the egress guard
+/// refuses it to the go command.
+fn redirect_policy(
+    with_credentials: bool,
+    operators: Vec<(String, Option<u16>)>,
+) -> reqwest::redirect::Policy {
     reqwest::redirect::Policy::custom(move |attempt| {
         if attempt.previous().len() > MAX_REDIRECTS {
             return attempt.error("too many redirects");
         }
         let first = &attempt.previous()[0];
         let next = attempt.url();
+        let address = next.host_str().and_then(|host| {
+            host.trim_start_matches('[')
+                .trim_end_matches(']')
+                .parse::<std::net::IpAddr>()
+                .ok()
+        });
+        let operators_host = next.host_str().is_some_and(|host| {
+            operators.iter().any(|(named, port)| {
+                named.eq_ignore_ascii_case(host) && *port == next.port_or_known_default()
+            })
+        });
+        if !operators_host && let Some(kind) = address.and_then(crate::policy::internal_address) {
+            return attempt.error(format!("a redirect to a {kind} address"));
+        }
         if with_credentials && next.host_str() != first.host_str() {
             return attempt.error("a redirect to another host, from a proxy given credentials");
         }

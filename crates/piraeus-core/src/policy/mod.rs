@@ -22,12 +22,16 @@
 //! The first matching rule wins; no match means the global download mode. `private = true` is
 //! not an action: a module matched by any rule that says it is private (like one on an
 //! internal host) is never looked up in a checksum database through the proxy. Before any rule, a
-//! module path whose host is internal (an IP address, `*.local`, `*.internal`, ...) is refused
-//! unless a `fetch` rule names that host literally: the go command would otherwise connect
-//! wherever a client's path points, inside the network too.
+//! module path whose host is internal (an IP address, `*.local`, `*.internal`, a Kubernetes
+//! service name, ...) or resolves to an internal address is refused unless a `fetch` rule names
+//! that host literally: the go command would otherwise connect wherever a client's path points,
+//! inside the network too. The same judgement, made on each connection by the egress guard,
+//! covers the hosts that go-import tags and redirects lead to.
 
+mod egress;
 mod hook;
 
+use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -38,6 +42,9 @@ use crate::clock::parse_duration;
 use crate::error::{Error, Result};
 use crate::golang::glob;
 
+use egress::HostResolver;
+pub use egress::Pin;
+pub(crate) use egress::internal_address;
 pub(crate) use hook::Hook;
 // Where the modules above the policy look for them; the policy reads patterns this way too.
 pub(crate) use crate::golang::glob::{matching_prefix_pattern, split_patterns};
@@ -104,6 +111,7 @@ pub(crate) enum Decision<'a> {
 pub struct Policy {
     rules: Vec<Rule>,
     hook: Option<Arc<Hook>>,
+    resolver: HostResolver,
 }
 
 #[derive(Deserialize)]
@@ -163,31 +171,57 @@ impl Policy {
                 Hook::new(&hook.url, timeout).map(Arc::new)
             })
             .transpose()?;
-        Ok(Self { rules, hook })
+        Ok(Self {
+            rules,
+            hook,
+            resolver: HostResolver::default(),
+        })
+    }
+
+    /// Answers for the pinned names instead of the system's resolver (`--egress-pin`).
+    pub fn with_pins(mut self, pins: Vec<Pin>) -> Self {
+        self.resolver = HostResolver::new(pins);
+        self
     }
 
     pub(crate) fn hook(&self) -> Option<Arc<Hook>> {
         self.hook.clone()
     }
 
+    fn first_match(&self, module: &str) -> Option<(&Rule, &str)> {
+        self.rules
+            .iter()
+            .find_map(|rule| Some((rule, rule.matching_pattern(module)?)))
+    }
+
+    /// Whether the first rule matching `module` fetches it and names its host literally: what
+    /// lets a module on an internal host be fetched.
+    fn names_module_host(&self, module: &str) -> bool {
+        matches!(self.first_match(module), Some((rule, pattern))
+            if rule.action == Action::Fetch && glob::is_literal(first_element(pattern)))
+    }
+
+    /// Whether some rule with action `fetch` names `host` literally: what lets the egress
+    /// guard connect to it wherever it resolves.
+    fn names_host(&self, host: &str) -> bool {
+        self.rules
+            .iter()
+            .filter(|rule| rule.action == Action::Fetch)
+            .flat_map(|rule| &rule.patterns)
+            .map(|pattern| first_element(pattern))
+            .any(|named| glob::is_literal(named) && named.eq_ignore_ascii_case(host))
+    }
+
     /// The rules and the built-in internal-host rule applied to `module`.
     pub(crate) fn decide(&self, module: &str) -> Decision<'_> {
-        let matched = self
-            .rules
-            .iter()
-            .find_map(|rule| Some((rule, rule.matching_pattern(module)?)));
-        if is_internal_host(module) {
-            let named = matches!(matched, Some((rule, pattern))
-                if rule.action == Action::Fetch && glob::is_literal(first_element(pattern)));
-            if !named {
-                return Decision::Deny(format!(
-                    "{module}: modules on internal hosts (IP addresses, localhost, .local, \
-                     .internal, .svc, .lan, ...) are not fetched; a policy rule with action \
-                     \"fetch\" naming the host allows it"
-                ));
-            }
+        if is_internal_host(module) && !self.names_module_host(module) {
+            return Decision::Deny(format!(
+                "{module}: modules on internal hosts (IP addresses, localhost, .local, \
+                 .internal, .svc, .lan, Kubernetes service names, ...) are not fetched; a policy \
+                 rule with action \"fetch\" naming the host allows it"
+            ));
         }
-        let Some((rule, pattern)) = matched else {
+        let Some((rule, pattern)) = self.first_match(module) else {
             return Decision::Fetch(None);
         };
         match &rule.action {
@@ -200,6 +234,78 @@ impl Policy {
                 rule.number
             )),
         }
+    }
+
+    /// Refuses, with the 403 message, a module whose host resolves to an internal address,
+    /// unless a rule lets it be fetched from an internal host ([`Policy::decide`]). For a miss,
+    /// before upstream is asked: a hit needs no name resolved. A name that does not resolve
+    /// passes: the go command cannot reach it either, and the egress guard judges each
+    /// connection it makes again.
+    pub(crate) async fn check_module_host(&self, module: &str) -> Result<(), String> {
+        if self.names_module_host(module) {
+            return Ok(());
+        }
+        let host = first_element(module);
+        let Ok(addresses) = self.resolver.resolve(host, 443).await else {
+            return Ok(());
+        };
+        match addresses
+            .iter()
+            .find_map(|address| internal_address(address.ip()))
+        {
+            Some(kind) => Err(format!(
+                "{module}: its host resolves to a {kind} address, and modules on internal hosts \
+                 are not fetched; a policy rule with action \"fetch\" naming the host allows it"
+            )),
+            None => Ok(()),
+        }
+    }
+
+    /// Where the fetcher may connect for `host:port`: every address it resolves to, or why not
+    /// (an internal name, an internal address among the answers, no answer), unless a `fetch`
+    /// rule names the host. Port 0 stands for any port (pins for any port apply).
+    pub(crate) async fn egress_addresses(
+        &self,
+        host: &str,
+        port: u16,
+    ) -> Result<Vec<SocketAddr>, Refusal> {
+        let named = self.names_host(host);
+        let literal = host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<IpAddr>()
+            .is_ok();
+        if !named && !literal && is_internal_host(host) {
+            return Err(Refusal::Internal(format!(
+                "{host} is an internal host name"
+            )));
+        }
+        let addresses = self.resolver.resolve(host, port).await.map_err(|e| {
+            // getaddrinfo's "Name or service not known" and "No address associated with
+            // hostname": the name does not exist, which a typo deserves to hear.
+            let text = e.to_string().to_lowercase();
+            let no_such_host = text.contains("not known") || text.contains("no address");
+            Refusal::Unresolved {
+                reason: format!("cannot resolve {host}: {e}"),
+                no_such_host,
+            }
+        })?;
+        if addresses.is_empty() {
+            return Err(Refusal::Unresolved {
+                reason: format!("{host} resolves to no address"),
+                no_such_host: true,
+            });
+        }
+        if !named
+            && let Some(kind) = addresses
+                .iter()
+                .find_map(|address| internal_address(address.ip()))
+        {
+            return Err(Refusal::Internal(format!(
+                "{host} resolves to a {kind} address"
+            )));
+        }
+        Ok(addresses)
     }
 
     /// Why `module`'s name must stay inside the network (never sent to a checksum database):
@@ -221,6 +327,23 @@ impl Policy {
                 );
                 Some((reason, pattern.to_string()))
             })
+    }
+}
+
+/// Why the fetcher may not connect to a host.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Refusal {
+    /// Its name or an address it resolves to is internal.
+    Internal(String),
+    /// It has no address: none exists (`no_such_host`), or the resolver failed.
+    Unresolved { reason: String, no_such_host: bool },
+}
+
+impl Refusal {
+    pub(crate) fn reason(&self) -> &str {
+        match self {
+            Refusal::Internal(reason) | Refusal::Unresolved { reason, .. } => reason,
+        }
     }
 }
 
@@ -287,8 +410,14 @@ fn first_element(path: &str) -> &str {
 /// Whether the module's host is one the proxy should not reach on a client's say-so.
 fn is_internal_host(module: &str) -> bool {
     // A deny-list of names that resolve inside networks: mDNS, RFC 6762's and 8375's
-    // private zones, Kubernetes service DNS, /etc/hosts' localdomain and common private TLDs.
+    // private zones, Kubernetes service DNS (`NAME.NAMESPACE` in the namespaces every cluster
+    // has; other namespaces resolve to cluster addresses, which the address check refuses),
+    // /etc/hosts' localdomain and common private TLDs.
     const INTERNAL_SUFFIXES: &[&str] = &[
+        ".default",
+        ".kube-system",
+        ".kube-public",
+        ".kube-node-lease",
         ".local",
         ".localhost",
         ".localdomain",
@@ -310,10 +439,15 @@ fn is_internal_host(module: &str) -> bool {
                     .strip_prefix("0x")
                     .is_some_and(|hex| hex.bytes().all(|b| b.is_ascii_hexdigit())))
     };
+    let last = host.rsplit('.').next().unwrap_or_default();
     // No top-level domain is numeric, so a numeric last label is an address in some notation
     // (127.0.0.1, 127.1, 0x7f.1), which git and curl all accept.
-    let address = host.rsplit('.').next().is_some_and(numeric);
+    let address = numeric(last);
+    // Top-level domains are letters, or IDNA's `xn--`: `svc.my-namespace` names no public host.
+    let no_tld = !(last.bytes().all(|b| b.is_ascii_alphabetic()) || last.starts_with("xn--"));
+    let host = host.to_ascii_lowercase();
     address
+        || no_tld
         || host == "localhost"
         || !host.contains('.')
         || INTERNAL_SUFFIXES
@@ -388,13 +522,23 @@ mod tests {
             "localhost.localdomain/x",
             "kubernetes.default.svc/x",
             "git.corp/x",
+            "kubernetes.default/x",
+            "kubernetes.default.svc.cluster.local/x",
+            "coredns.kube-system/x",
+            "api.my-namespace/x",
+            "Kubernetes.Default/x",
         ] {
             assert!(
                 matches!(open.decide(internal), Decision::Deny(_)),
                 "{internal}"
             );
         }
-        for public in ["github.com/a/b", "example.com/m", "v1.example.com/x"] {
+        for public in [
+            "github.com/a/b",
+            "example.com/m",
+            "v1.example.com/x",
+            "example.xn--p1ai/x",
+        ] {
             assert_eq!(open.decide(public), Decision::Fetch(None), "{public}");
         }
         let policy = Policy::parse(EXAMPLE).unwrap();
@@ -408,6 +552,85 @@ mod tests {
             "a wildcard host does not name it"
         );
         assert!(matches!(policy.decide("10.9.9.9/x"), Decision::Deny(_)));
+    }
+
+    const PINNED: &str = r#"
+        [[rule]]
+        pattern = "named.example"
+        action = "fetch"
+        [[rule]]
+        pattern = "*.example"
+        action = "fetch"
+    "#;
+
+    fn pinned(pins: &[&str]) -> Policy {
+        Policy::parse(PINNED)
+            .unwrap()
+            .with_pins(pins.iter().map(|pin| Pin::parse(pin).unwrap()).collect())
+    }
+
+    #[tokio::test]
+    async fn module_hosts_resolving_inside_are_refused_unless_named() {
+        let policy = pinned(&[
+            "loopback.example:443=127.0.0.1:443",
+            "metadata.example:443=169.254.169.254:443",
+            "mixed.example:443=140.82.112.3:443",
+            "mixed.example:443=10.0.0.1:443",
+            "named.example:443=10.0.0.1:443",
+            "public.example:443=140.82.112.3:443",
+        ]);
+        for (module, kind) in [
+            ("loopback.example/m", "loopback"),
+            ("metadata.example/m/v2", "link-local"),
+            ("mixed.example/m", "private (RFC 1918)"),
+        ] {
+            let refusal = policy.check_module_host(module).await.unwrap_err();
+            assert!(
+                refusal.contains(&format!("resolves to a {kind} address")),
+                "{module}: {refusal}"
+            );
+            assert!(!refusal.contains("10.0.0.1") && !refusal.contains("169.254"));
+        }
+        assert_eq!(policy.check_module_host("named.example/m").await, Ok(()));
+        assert_eq!(policy.check_module_host("public.example/m").await, Ok(()));
+        assert_eq!(
+            policy.check_module_host("unresolvable.invalid/m").await,
+            Ok(()),
+            "the guard judges what the go command reaches"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_guard_connects_only_to_public_addresses_or_named_hosts() {
+        let policy = pinned(&[
+            "named.example:80=127.0.0.1:8080",
+            "inside.example:443=192.168.0.7:443",
+            "public.example:443=140.82.112.3:443",
+        ]);
+        assert_eq!(
+            policy.egress_addresses("named.example", 80).await,
+            Ok(vec!["127.0.0.1:8080".parse().unwrap()])
+        );
+        assert_eq!(
+            policy.egress_addresses("public.example", 443).await,
+            Ok(vec!["140.82.112.3:443".parse().unwrap()])
+        );
+        for (host, port, reason) in [
+            (
+                "inside.example",
+                443,
+                "resolves to a private (RFC 1918) address",
+            ),
+            ("127.0.0.1", 8443, "resolves to a loopback address"),
+            ("[::1]", 443, "resolves to a loopback address"),
+            ("169.254.169.254", 80, "resolves to a link-local address"),
+            ("kubernetes.default", 443, "is an internal host name"),
+            ("db.internal", 443, "is an internal host name"),
+            ("nowhere.invalid", 443, "cannot resolve"),
+        ] {
+            let refusal = policy.egress_addresses(host, port).await.unwrap_err();
+            assert!(refusal.reason().contains(reason), "{host}: {refusal:?}");
+        }
     }
 
     #[test]

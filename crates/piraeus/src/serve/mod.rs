@@ -15,11 +15,11 @@ use piraeus_core::auth::Authenticator;
 use piraeus_core::local::{self, LocalConfig};
 use piraeus_core::redact;
 use piraeus_core::settings::{
-    ANSWER_TTL, AUTH_FILE, CACHE_SIZE, DATA_DIR, DOWNLOAD_MODE, FAILURE_TTL, FETCH_TIMEOUT,
-    GIT_INSTEAD_OF, GIT_SSH_KEY, GITHUB_API, GITHUB_APP, GO, HEADER_TIMEOUT, IDLE_TIMEOUT, INDEX,
-    LISTEN, MAX_CONCURRENT_FETCHES, MAX_CONCURRENT_LOOKUPS, MAX_CONNECTIONS, MAX_QUEUED, METRICS,
-    METRICS_LISTEN, NOT_FOUND_TTL, POLICY, SHUTDOWN_TIMEOUT, STORE, SUMDB, TLS_CERT, TLS_KEY,
-    UPSTREAM,
+    ANSWER_TTL, AUTH_FILE, CACHE_SIZE, DATA_DIR, DOWNLOAD_MODE, EGRESS_PINS, FAILURE_TTL,
+    FETCH_TIMEOUT, GIT_INSTEAD_OF, GIT_SSH_KEY, GITHUB_API, GITHUB_APP, GO, HEADER_TIMEOUT,
+    IDLE_TIMEOUT, INDEX, LISTEN, MAX_CONCURRENT_FETCHES, MAX_CONCURRENT_LOOKUPS, MAX_CONNECTIONS,
+    MAX_QUEUED, METRICS, METRICS_LISTEN, NOT_FOUND_TTL, POLICY, SHUTDOWN_TIMEOUT, STORE, SUMDB,
+    TLS_CERT, TLS_KEY, UPSTREAM,
 };
 use piraeus_core::sumdb::SumDbConfig;
 
@@ -48,6 +48,7 @@ pub fn command() -> Command {
         .arg(flag(&GITHUB_APP))
         .arg(flag(&GITHUB_API))
         .arg(flag(&GIT_INSTEAD_OF))
+        .arg(repeatable_flag(&EGRESS_PINS))
         .arg(repeatable_flag(&SUMDB))
         .arg(flag(&CACHE_SIZE))
         .arg(flag(&AUTH_FILE))
@@ -81,7 +82,9 @@ pub async fn run(arguments: &ArgMatches) -> anyhow::Result<ExitCode> {
         github_api: value(arguments, &GITHUB_API),
         git_instead_of: value(arguments, &GIT_INSTEAD_OF).unwrap_or_default(),
     };
-    let policy = backends::policy(arguments).await?;
+    let policy = backends::policy(arguments)
+        .await?
+        .with_pins(all(arguments, &EGRESS_PINS));
     let environment = |name: &str| std::env::var(name).ok();
     let sumdb = SumDbConfig::new(all(arguments, &SUMDB), config.answer_ttl, &environment);
     let (store, index) = backends::open(&config.data_dir, arguments, Missing::Create)
