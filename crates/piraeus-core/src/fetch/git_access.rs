@@ -113,6 +113,11 @@ impl GitAccess {
         })
     }
 
+    /// The URLs the rewrites lead to, which the operator chose.
+    pub(crate) fn rewrite_targets(&self) -> impl Iterator<Item = String> + '_ {
+        self.instead_of.iter().map(|(_, to)| to.clone())
+    }
+
     /// `url` as git's `insteadOf` rewrites it: the longest matching prefix wins.
     fn rewritten(&self, url: &str) -> String {
         self.instead_of

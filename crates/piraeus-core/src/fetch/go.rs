@@ -163,7 +163,11 @@ impl GoToolchain {
             .get_or_try_init(|| {
                 EgressGuard::start(
                     self.config.policy.clone(),
-                    trusted_hosts(&self.config.upstream, std::env::var("GOSUMDB").ok()),
+                    trusted_hosts(
+                        &self.config.upstream,
+                        std::env::var("GOSUMDB").ok(),
+                        self.config.git.rewrite_targets(),
+                    ),
                 )
             })
             .await
@@ -282,8 +286,13 @@ fn passed_through_environment() -> Vec<(OsString, OsString)> {
 }
 
 /// The hosts the operator names, which the egress guard lets the go command reach wherever
-/// they resolve: the upstream proxies, and the checksum database `GOSUMDB` names.
-fn trusted_hosts(upstream: &str, gosumdb: Option<String>) -> Vec<String> {
+/// they resolve: the upstream proxies, the checksum database `GOSUMDB` names, and the targets
+/// of `--git-instead-of` (a Git server inside the network, named by the operator).
+fn trusted_hosts(
+    upstream: &str,
+    gosumdb: Option<String>,
+    rewrites: impl Iterator<Item = String>,
+) -> Vec<String> {
     let urls = upstream.split([',', '|']).map(str::to_string);
     // `name[+key] [url]`: the URL when given, else the name is the host.
     let sumdb = gosumdb.and_then(|value| {
@@ -296,6 +305,7 @@ fn trusted_hosts(upstream: &str, gosumdb: Option<String>) -> Vec<String> {
         )
     });
     urls.chain(sumdb)
+        .chain(rewrites)
         .filter_map(|url| {
             let parsed = reqwest::Url::parse(url.trim()).ok()?;
             Some(parsed.host_str()?.to_ascii_lowercase())
