@@ -135,17 +135,7 @@ fn a_module_on_an_ssh_only_server_is_fetched_with_the_configured_key_only() {
 
     // What the module is, fetched directly from the repository.
     let direct = sandbox
-        .client("direct", "direct")
-        .with_env("GIT_CONFIG_COUNT", "1")
-        .with_env(
-            "GIT_CONFIG_KEY_0",
-            format!(
-                "url.file://{}/.insteadOf",
-                sandbox.path().join("repos").display()
-            ),
-        )
-        .with_env("GIT_CONFIG_VALUE_0", "https://git.corp.test/")
-        .with_env("GOPRIVATE", "git.corp.test")
+        .direct_client_for("direct", "git.corp.test")
         .download(&[&target]);
     assert!(direct[0].error.is_empty(), "{direct:?}");
 

@@ -139,17 +139,7 @@ fn git_fetches_with_installation_tokens_the_app_mints() {
     let github = Standin::start(&sandbox, "github", 201);
     // What the module is, straight from the repository.
     let direct = sandbox
-        .client("direct", "direct")
-        .with_env("GIT_CONFIG_COUNT", "1")
-        .with_env(
-            "GIT_CONFIG_KEY_0",
-            format!(
-                "url.file://{}/.insteadOf",
-                sandbox.path().join("repos").display()
-            ),
-        )
-        .with_env("GIT_CONFIG_VALUE_0", "https://github.example.test/")
-        .with_env("GOPRIVATE", "github.example.test")
+        .direct_client_for("direct", "github.example.test")
         .download(&[&format!("{MODULE}@v1.0.0"), &format!("{MODULE}@v1.1.0")]);
     assert!(direct.iter().all(|d| d.error.is_empty()), "{direct:?}");
 

@@ -73,17 +73,7 @@ fn padded_credentials_get_431_and_cannot_grow_memory() {
 fn serve_with_policy(sandbox: &Sandbox, policy: &str) -> (Server, std::path::PathBuf) {
     let file = sandbox.path().join("policy.toml");
     std::fs::write(&file, policy).unwrap();
-    let (go, counter) = sandbox.counting_go();
-    let server = sandbox.start_server_with(
-        &[
-            "--policy",
-            file.to_str().unwrap(),
-            "--go",
-            go.to_str().unwrap(),
-        ],
-        &[],
-    );
-    (server, counter)
+    crate::security::start_with_policy(sandbox, &file)
 }
 
 #[test]

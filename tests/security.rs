@@ -320,7 +320,7 @@ fn plain_http_with_tokens_warns_that_tls_must_be_in_front() {
 }
 
 /// `piraeus serve --policy FILE` with a go command that counts its runs (in the returned file).
-fn start_with_policy(sandbox: &Sandbox, policy: &Path) -> (Server, PathBuf) {
+pub(crate) fn start_with_policy(sandbox: &Sandbox, policy: &Path) -> (Server, PathBuf) {
     let (go, counter) = sandbox.counting_go();
     let server = sandbox.start_server_with(
         &[

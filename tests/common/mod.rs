@@ -121,6 +121,20 @@ impl Sandbox {
     }
 
     /// A go client with its own empty module cache.
+    /// A client fetching directly, reading `https://HOST/` from the sandbox's repositories (as
+    /// the HOME's insteadOf does for example.test), with HOST private: what a module on
+    /// another host is, for comparing with what a proxy serves.
+    pub fn direct_client_for(&self, name: &str, host: &str) -> GoClient {
+        self.client(name, "direct")
+            .with_env("GIT_CONFIG_COUNT", "1")
+            .with_env(
+                "GIT_CONFIG_KEY_0",
+                format!("url.file://{}/.insteadOf", self.repos().display()),
+            )
+            .with_env("GIT_CONFIG_VALUE_0", format!("https://{host}/"))
+            .with_env("GOPRIVATE", host)
+    }
+
     pub fn client(&self, name: &str, goproxy: &str) -> GoClient {
         let dir = self.path().join("clients").join(name);
         std::fs::create_dir_all(dir.join("work")).unwrap();
