@@ -3,7 +3,6 @@
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
-use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -36,17 +35,14 @@ fn go_errors_name_no_scratch_directory() {
 /// was given to a file, then runs the real go.
 fn go_recording_govcs(sandbox: &Sandbox) -> (PathBuf, PathBuf) {
     let seen = sandbox.path().join("govcs-seen.log");
-    let shim = sandbox.path().join("go-recording-govcs");
-    std::fs::write(
-        &shim,
-        format!(
-            "#!/bin/sh\n[ \"$1\" = version ] || echo \"GOVCS=${{GOVCS-<unset>}}\" >> '{}'\nexec '{}' \"$@\"\n",
+    let shim = sandbox.script(
+        "go-recording-govcs",
+        &format!(
+            "[ \"$1\" = version ] || echo \"GOVCS=${{GOVCS-<unset>}}\" >> '{}'\nexec '{}' \"$@\"\n",
             seen.display(),
             which("go").display()
         ),
-    )
-    .unwrap();
-    std::fs::set_permissions(&shim, std::fs::Permissions::from_mode(0o755)).unwrap();
+    );
     (shim, seen)
 }
 
@@ -166,11 +162,7 @@ fn serve_html(body: String) -> (u16, Arc<AtomicUsize>) {
     let count = answered.clone();
     std::thread::spawn(move || {
         for mut stream in listener.incoming().map_while(Result::ok) {
-            let mut head = Vec::new();
-            let mut byte = [0u8; 1];
-            while !head.ends_with(b"\r\n\r\n") && stream.read(&mut byte).is_ok_and(|n| n == 1) {
-                head.push(byte[0]);
-            }
+            read_head(&mut stream);
             count.fetch_add(1, Ordering::SeqCst);
             let _ = write!(
                 stream,
@@ -321,11 +313,7 @@ fn the_native_upstream_follows_no_redirect_to_an_internal_address() {
     let location = format!("https://127.0.0.1:{}/x/@v/list", target.port);
     std::thread::spawn(move || {
         for mut stream in listener.incoming().map_while(Result::ok) {
-            let mut head = Vec::new();
-            let mut byte = [0u8; 1];
-            while !head.ends_with(b"\r\n\r\n") && stream.read(&mut byte).is_ok_and(|n| n == 1) {
-                head.push(byte[0]);
-            }
+            read_head(&mut stream);
             let _ = write!(
                 stream,
                 "HTTP/1.1 302 Found\r\nLocation: {location}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
@@ -347,4 +335,14 @@ fn the_native_upstream_follows_no_redirect_to_an_internal_address() {
     let log = server.log();
     assert!(log.contains("a redirect to a loopback address"), "{log}");
     server.stop();
+}
+
+/// Reads a request's head, up to its blank line, byte by byte (nothing of a body is taken).
+fn read_head(stream: &mut std::net::TcpStream) -> Vec<u8> {
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") && stream.read(&mut byte).is_ok_and(|n| n == 1) {
+        head.push(byte[0]);
+    }
+    head
 }

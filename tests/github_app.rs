@@ -4,11 +4,10 @@
 //! one, keeps it, hands it to git for the app's host only, and never shows it; the API
 //! refusing is a 502 naming its status, with nothing stored, and the next request asks again.
 
-use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 
-use crate::common::{Sandbox, Server, invocations, repo_root, venv_tool};
+use crate::common::{Sandbox, Server, announced_port, invocations, repo_root, venv_tool};
 
 const MODULE: &str = "github.example.test/repo.git";
 const APP_ID: &str = "4242";
@@ -39,15 +38,7 @@ impl Standin {
             .stdout(Stdio::piped())
             .spawn()
             .expect("the virtualenv's python runs (make deps)");
-        let mut first = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut first)
-            .unwrap();
-        let port = first
-            .trim()
-            .strip_prefix("port ")
-            .unwrap_or_else(|| panic!("the stand-in printed {first:?}"))
-            .to_string();
+        let port = announced_port(&mut child, "the GitHub stand-in");
         Self {
             child,
             url: format!("http://127.0.0.1:{port}"),

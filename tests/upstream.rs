@@ -6,12 +6,13 @@
 //! request it gets. For public modules the server's
 //! go command is a stub that counts its runs and fails, so any use of it shows.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 use crate::common::{
-    Downloaded, Sandbox, Server, assert_same_as_direct, invocations, is_stored, which,
+    Downloaded, Sandbox, Server, announced_port, assert_same_as_direct, invocations, is_stored,
+    which,
 };
 use crate::sumdb::{NAME, TestDatabase, go_sum_lines};
 use crate::transfer::{export, import};
@@ -35,15 +36,7 @@ impl TreeServer {
             .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
             .expect("python3 runs http.server");
-        let mut first = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut first)
-            .unwrap();
-        let port = first
-            .trim()
-            .strip_prefix("port ")
-            .unwrap_or_else(|| panic!("the upstream server printed {first:?}"))
-            .to_string();
+        let port = announced_port(&mut child, "the upstream server");
         Self {
             child,
             url: format!("http://127.0.0.1:{port}"),
@@ -73,17 +66,13 @@ impl Drop for TreeServer {
 /// A `go` for the server that records its arguments and fails: no public module may need it.
 fn failing_go(sandbox: &Sandbox) -> (PathBuf, PathBuf) {
     let counter = sandbox.path().join("go-invocations.log");
-    let stub = sandbox.path().join("failing-go");
-    std::fs::write(
-        &stub,
-        format!(
-            "#!/bin/sh\necho \"$*\" >> '{}'\necho 'go: not here' >&2\nexit 1\n",
+    let stub = sandbox.script(
+        "failing-go",
+        &format!(
+            "echo \"$*\" >> '{}'\necho 'go: not here' >&2\nexit 1\n",
             counter.display()
         ),
-    )
-    .unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&stub, std::fs::Permissions::from_mode(0o755)).unwrap();
+    );
     (stub, counter)
 }
 

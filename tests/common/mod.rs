@@ -330,21 +330,25 @@ impl Sandbox {
     /// A `go` wrapper for the server that appends each invocation's arguments to a file, so a
     /// test can count how often the toolchain ran.
     pub fn counting_go(&self) -> (PathBuf, PathBuf) {
-        let real_go = which("go");
         let counter = self.path().join("go-invocations.log");
-        let shim = self.path().join("counting-go");
-        std::fs::write(
-            &shim,
-            format!(
-                "#!/bin/sh\necho \"$*\" >> '{}'\nexec '{}' \"$@\"\n",
+        let shim = self.script(
+            "counting-go",
+            &format!(
+                "echo \"$*\" >> '{}'\nexec '{}' \"$@\"\n",
                 counter.display(),
-                real_go.display()
+                which("go").display()
             ),
-        )
-        .unwrap();
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&shim, std::fs::Permissions::from_mode(0o755)).unwrap();
+        );
         (shim, counter)
+    }
+
+    /// An executable `sh` script named `name` in the sandbox, running `body`.
+    pub fn script(&self, name: &str, body: &str) -> PathBuf {
+        let path = self.path().join(name);
+        std::fs::write(&path, format!("#!/bin/sh\n{body}")).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        path
     }
 }
 
@@ -904,6 +908,20 @@ pub fn venv_tool(name: &str) -> PathBuf {
         tool.display()
     );
     tool
+}
+
+/// The port a test server child announces as its first line, `port N`, on its piped stdout.
+pub fn announced_port(child: &mut Child, what: &str) -> u16 {
+    use std::io::BufRead;
+    let mut first = String::new();
+    std::io::BufReader::new(child.stdout.take().expect("stdout is piped"))
+        .read_line(&mut first)
+        .unwrap();
+    first
+        .trim()
+        .strip_prefix("port ")
+        .and_then(|port| port.parse().ok())
+        .unwrap_or_else(|| panic!("{what} printed {first:?}"))
 }
 
 /// An `Authorization` value for HTTP Basic.

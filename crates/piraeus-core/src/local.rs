@@ -20,7 +20,7 @@ use crate::policy::{DownloadMode, Policy};
 use crate::proxy::{Proxy, ProxySettings, lease_for};
 use crate::store::{BlobStore, FilesystemStore, PRIVATE_DIR};
 use crate::sumdb::SumDbConfig;
-use crate::sumdb::verify::DatabaseSums;
+use crate::sumdb::verify::{DatabaseSums, Source};
 
 #[derive(Debug, Clone)]
 pub struct LocalConfig {
@@ -103,12 +103,13 @@ pub fn build(
             None if !no_proxy.is_empty() => Some(go("direct")?),
             None => None,
         };
-        let sums = DatabaseSums::new(
+        let sums = DatabaseSums::with_source(
             SumDbSettings::from_env(environment)?,
             &sumdb,
             policy.clone(),
             store.clone(),
             index.clone(),
+            Source::Online,
         )?;
         let upstream = Arc::new(Upstream::new(
             UpstreamConfig {

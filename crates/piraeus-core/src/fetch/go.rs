@@ -183,6 +183,15 @@ impl GoToolchain {
         arguments: &[&str],
     ) -> Result<(GoOutput, tempfile::TempDir)> {
         let _permit = lane.enter().await?;
+        // The module's own host is judged by its addresses before the go command may connect
+        // there (go-import tags and redirects it follows are judged by the guard). Only here:
+        // a module fetched from an upstream proxy never has its host contacted. Inside the
+        // lane, so resolutions an outsider can cause are as bounded as go commands.
+        self.config
+            .policy
+            .check_module_host(module)
+            .await
+            .map_err(Error::forbidden)?;
         let guard = self.guard().await?.url();
         // A fresh GitHub App token, when the module is on the app's host, before anything runs.
         let git = self.config.git.settings_for(module).await?;

@@ -89,21 +89,14 @@ impl Judge {
             Ok(head) => head,
             Err(reason) => return answer(&mut client, "400 Bad Request", reason).await,
         };
-        let addresses = if self
+        let trusted = self
             .trusted
             .iter()
-            .any(|t| t.eq_ignore_ascii_case(&head.host))
-        {
-            tokio::net::lookup_host((head.host.as_str(), head.port))
-                .await
-                .map(Iterator::collect)
-                .map_err(|e| Refusal::Unresolved {
-                    reason: format!("cannot resolve {}: {e}", head.host),
-                    no_such_host: false,
-                })
-        } else {
-            self.policy.egress_addresses(&head.host, head.port).await
-        };
+            .any(|t| t.eq_ignore_ascii_case(&head.host));
+        let addresses = self
+            .policy
+            .egress_addresses(&head.host, head.port, trusted)
+            .await;
         let addresses: Vec<SocketAddr> = match addresses {
             Ok(addresses) => addresses,
             Err(refusal) => {

@@ -40,6 +40,9 @@ pub(crate) struct HostResolver {
     pins: Vec<Pin>,
 }
 
+/// How long a name may take to resolve.
+const RESOLVE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 impl HostResolver {
     pub(crate) fn new(pins: Vec<Pin>) -> Self {
         Self { pins }
@@ -61,7 +64,15 @@ impl HostResolver {
         if !pinned.is_empty() {
             return Ok(pinned);
         }
-        Ok(tokio::net::lookup_host((host, port)).await?.collect())
+        // An outsider's module path picks the name: a resolver that never answers must not
+        // hold the request (or a fetch slot) for getaddrinfo's own retries.
+        match tokio::time::timeout(RESOLVE_TIMEOUT, tokio::net::lookup_host((host, port))).await {
+            Ok(addresses) => Ok(addresses?.collect()),
+            Err(_) => Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!("no answer within {}s", RESOLVE_TIMEOUT.as_secs()),
+            )),
+        }
     }
 }
 

@@ -237,8 +237,8 @@ impl Policy {
     }
 
     /// Refuses, with the 403 message, a module whose host resolves to an internal address,
-    /// unless a rule lets it be fetched from an internal host ([`Policy::decide`]). For a miss,
-    /// before upstream is asked: a hit needs no name resolved. A name that does not resolve
+    /// unless a rule lets it be fetched from an internal host ([`Policy::decide`]). Asked just
+    /// before a go command would connect there: hits and proxy fetches resolve nothing. A name that does not resolve
     /// passes: the go command cannot reach it either, and the egress guard judges each
     /// connection it makes again.
     pub(crate) async fn check_module_host(&self, module: &str) -> Result<(), String> {
@@ -263,13 +263,15 @@ impl Policy {
 
     /// Where the fetcher may connect for `host:port`: every address it resolves to, or why not
     /// (an internal name, an internal address among the answers, no answer), unless a `fetch`
-    /// rule names the host. Port 0 stands for any port (pins for any port apply).
+    /// rule names the host or the operator named it elsewhere (`trusted`: an upstream proxy).
+    /// Port 0 stands for any port (pins for any port apply).
     pub(crate) async fn egress_addresses(
         &self,
         host: &str,
         port: u16,
+        trusted: bool,
     ) -> Result<Vec<SocketAddr>, Refusal> {
-        let named = self.names_host(host);
+        let named = trusted || self.names_host(host);
         let literal = host
             .trim_start_matches('[')
             .trim_end_matches(']')
@@ -608,12 +610,17 @@ mod tests {
             "public.example:443=140.82.112.3:443",
         ]);
         assert_eq!(
-            policy.egress_addresses("named.example", 80).await,
+            policy.egress_addresses("named.example", 80, false).await,
             Ok(vec!["127.0.0.1:8080".parse().unwrap()])
         );
         assert_eq!(
-            policy.egress_addresses("public.example", 443).await,
+            policy.egress_addresses("public.example", 443, false).await,
             Ok(vec!["140.82.112.3:443".parse().unwrap()])
+        );
+        // A host the operator named (an upstream proxy) is reached wherever it resolves.
+        assert_eq!(
+            policy.egress_addresses("inside.example", 443, true).await,
+            Ok(vec!["192.168.0.7:443".parse().unwrap()])
         );
         for (host, port, reason) in [
             (
@@ -628,7 +635,10 @@ mod tests {
             ("db.internal", 443, "is an internal host name"),
             ("nowhere.invalid", 443, "cannot resolve"),
         ] {
-            let refusal = policy.egress_addresses(host, port).await.unwrap_err();
+            let refusal = policy
+                .egress_addresses(host, port, false)
+                .await
+                .unwrap_err();
             assert!(refusal.reason().contains(reason), "{host}: {refusal:?}");
         }
     }

@@ -205,15 +205,6 @@ impl Proxy {
         }
     }
 
-    /// Refuses (403) a module whose host resolves to an internal address: called just before
-    /// upstream is asked, so hits resolve nothing.
-    async fn check_module_host(&self, module: &str) -> Result<()> {
-        self.policy
-            .check_module_host(module)
-            .await
-            .map_err(Error::forbidden)
-    }
-
     fn download_mode(&self, module: &str) -> DownloadMode {
         match self.policy.decide(module) {
             Decision::Fetch(Some(mode)) => mode,
@@ -445,7 +436,6 @@ impl Proxy {
             | VersionStatus::Fetching { .. }
             | VersionStatus::Absent => {}
         }
-        self.check_module_host(module).await?;
         let holder = self.new_lease_holder();
         let lease_expires = now + millis(self.settings.lease_duration);
         let claimed = self
@@ -519,7 +509,6 @@ impl Proxy {
         }
         let refreshed = self
             .answer(&key, || async {
-                self.check_module_host(module).await?;
                 let upstream = self.resolver.list(module).await?;
                 Ok(format_list(&merge_versions(upstream, stored().await?)))
             })
@@ -607,7 +596,6 @@ impl Proxy {
     ) -> Result<Served<ResolvedVersion>> {
         let refreshed = self
             .answer(key, || async {
-                self.check_module_host(module).await?;
                 let resolved = self.resolver.resolve(module, query).await?;
                 Ok(serde_json::to_string(&resolved).expect("a resolved version serialises"))
             })

@@ -65,20 +65,9 @@ pub enum Source {
 
 impl DatabaseSums {
     /// `settings` as the go command reads them (`GOSUMDB`, `GONOSUMDB`, `GOPRIVATE`); the
-    /// database's answers come through a cache of its own over `store` and `index` (full
-    /// tiles stored once, shared with the `/sumdb` proxy), from the URL `GOSUMDB` gives, else
-    /// the one `proxied` gives that database, else `https://NAME`.
-    pub fn new(
-        settings: SumDbSettings,
-        proxied: &SumDbConfig,
-        policy: Arc<Policy>,
-        store: Arc<dyn BlobStore>,
-        index: Arc<dyn Index>,
-    ) -> Result<Self> {
-        Self::with_source(settings, proxied, policy, store, index, Source::Online)
-    }
-
-    /// [`Self::new`], reading the database's files from `source`.
+    /// database's files are read from `source`: online through a cache of its own over `store`
+    /// and `index` (full tiles stored once, shared with the `/sumdb` proxy), from the URL
+    /// `GOSUMDB` gives, else the one `proxied` gives that database, else `https://NAME`.
     pub fn with_source(
         settings: SumDbSettings,
         proxied: &SumDbConfig,
