@@ -302,38 +302,62 @@ fn the_egress_guard_refuses_what_a_go_import_tag_names_inside() {
     server.stop();
 }
 
-/// An upstream proxy (on loopback, which the operator named) that redirects a list to another
-/// loopback address: the native upstream client refuses to follow, and nothing reaches it.
+/// An upstream proxy (on loopback, which the operator named) that redirects lists to another
+/// loopback address, by its address and by a name that resolves there: the native upstream
+/// client refuses to follow either, and nothing reaches it.
 #[test]
 fn the_native_upstream_follows_no_redirect_to_an_internal_address() {
     let sandbox = Sandbox::new();
     let target = Tripwire::new();
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let upstream_port = listener.local_addr().unwrap().port();
-    let location = format!("https://127.0.0.1:{}/x/@v/list", target.port);
+    let target_port = target.port;
     std::thread::spawn(move || {
         for mut stream in listener.incoming().map_while(Result::ok) {
-            read_head(&mut stream);
+            let head = String::from_utf8_lossy(&read_head(&mut stream)).into_owned();
+            let host = if head.starts_with("GET /example.com/by-name/") {
+                "inside.localtest"
+            } else {
+                "127.0.0.1"
+            };
             let _ = write!(
                 stream,
-                "HTTP/1.1 302 Found\r\nLocation: {location}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                "HTTP/1.1 302 Found\r\nLocation: https://{host}:{target_port}/x/@v/list\r\n\
+                 Content-Length: 0\r\nConnection: close\r\n\r\n"
             );
         }
     });
     let upstream = format!("http://127.0.0.1:{upstream_port}");
+    // The name resolves to loopback, as a public-looking name can in DNS.
+    let pin = format!("inside.localtest:{target_port}=127.0.0.1:{target_port}");
     let no_go = sandbox.path().join("no-go-here");
     let server = sandbox.start_server_with(
-        &["--upstream", &upstream, "--go", no_go.to_str().unwrap()],
+        &[
+            "--upstream",
+            &upstream,
+            "--go",
+            no_go.to_str().unwrap(),
+            "--egress-pin",
+            &pin,
+        ],
         &[],
     );
-    let response = server.get("/example.com/m/@v/list");
+    for (module, refused) in [
+        ("example.com/by-address", "a redirect to a loopback address"),
+        (
+            "example.com/by-name",
+            "inside.localtest resolves to a loopback address",
+        ),
+    ] {
+        let response = server.get(&format!("/{module}/@v/list"));
+        assert_eq!(response.status, 502, "{module}: {}", response.text());
+        let log = server.log();
+        assert!(log.contains(refused), "{module}: {log}");
+    }
     assert!(
         !target.reached(),
-        "the redirect's loopback address was reached"
+        "the redirects' loopback address was reached"
     );
-    assert_eq!(response.status, 502, "{}", response.text());
-    let log = server.log();
-    assert!(log.contains("a redirect to a loopback address"), "{log}");
     server.stop();
 }
 

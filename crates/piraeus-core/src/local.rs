@@ -117,6 +117,7 @@ pub fn build(
                 no_proxy,
                 timeout: config.fetch_timeout,
                 scratch_dir: scratch_dir.clone(),
+                policy: policy.clone(),
             },
             Arc::new(sums),
             direct.clone().map(|go| go as Arc<dyn Fetcher>),

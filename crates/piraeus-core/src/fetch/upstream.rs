@@ -25,6 +25,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::golang::modzip::{self, MAX_GO_MOD, MAX_ZIP};
 use crate::golang::path::{check_version_fits, escape};
 use crate::golang::version;
+use crate::policy::Policy;
 use crate::redact;
 use crate::sumdb::verify::{SumCheck, Sums};
 
@@ -183,6 +184,8 @@ pub struct UpstreamConfig {
     pub timeout: Duration,
     /// Where downloads are written before they are stored.
     pub scratch_dir: PathBuf,
+    /// Its `fetch` rules name the internal hosts the client may reach; its pins answer for names.
+    pub policy: Arc<Policy>,
 }
 
 /// The upstream chain: proxies natively, `direct` and private modules through `direct`
@@ -240,8 +243,13 @@ impl Upstream {
                 _ => None,
             })
             .collect();
+        let resolver = Arc::new(GuardedResolver {
+            policy: config.policy.clone(),
+            operators: operators.iter().map(|(host, _)| host.clone()).collect(),
+        });
         let client = |with_credentials| {
             reqwest::Client::builder()
+                .dns_resolver(resolver.clone())
                 .connect_timeout(CONNECT_TIMEOUT)
                 .timeout(config.timeout)
                 .redirect(redirect_policy(with_credentials, operators.clone()))
@@ -595,6 +603,35 @@ fn redirect_policy(
             attempt.error("a redirect to a plain-http URL elsewhere")
         }
     })
+}
+
+/// Resolves the names the client connects to as the egress guard resolves them for the go
+/// command: a name with an internal address among its answers is refused unless the operator
+/// named the host (a proxy of the chain, a `fetch` rule), so that a redirect cannot lead the
+/// client to an internal service by a public-looking name. (Address literals never reach a
+/// resolver: the redirect policy judges them.)
+struct GuardedResolver {
+    policy: Arc<Policy>,
+    /// The chain's proxy hosts, lowercase.
+    operators: Vec<String>,
+}
+
+impl reqwest::dns::Resolve for GuardedResolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let policy = self.policy.clone();
+        let host = name.as_str().to_string();
+        let trusted = self
+            .operators
+            .iter()
+            .any(|named| named.eq_ignore_ascii_case(&host));
+        Box::pin(async move {
+            // Port 0: reqwest sets the port of each address itself.
+            match policy.egress_addresses(&host, 0, trusted).await {
+                Ok(addresses) => Ok(Box::new(addresses.into_iter()) as reqwest::dns::Addrs),
+                Err(refusal) => Err(refusal.reason().to_string().into()),
+            }
+        })
+    }
 }
 
 /// A URL as a message may show it: its path on the upstream proxy, without the host (an
