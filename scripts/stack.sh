@@ -15,7 +15,8 @@
 #
 # Settings: STACK_EDGE_PORT (the edge, i.e. the GOPROXY, default 9001), STACK_PORT (the Lambda
 # emulator: function URLs and Invoke API, default 9000), STACK_MOTO_PORT (default 5055),
-# PIRAEUS_AUTH_FILE (client tokens from `piraeus token new NAME --auth-file FILE`: the edge then
+# PIRAEUS_GIT_SSH_KEY and PIRAEUS_GITHUB_APP (documents as `piraeus serve` reads them, handed to
+# the functions through moto's Secrets Manager, as on AWS), PIRAEUS_AUTH_FILE (client tokens from `piraeus token new NAME --auth-file FILE`: the edge then
 # requires them, as ViewerAuth=Enabled does on AWS; unset, no authentication), PIRAEUS_VENV
 # (the virtualenv, default .venv), PIRAEUS_MOTO_SERVER and PIRAEUS_CARGO_LAMBDA (the tools,
 # default from the virtualenv), PIRAEUS_BIN (a `piraeus` binary to provision with; built when
@@ -117,6 +118,29 @@ source "$root/scripts/local-aws.sh"
 local_aws_environment "$moto_port" "$resources" "$scratch"
 export AWS_ENDPOINT_URL_LAMBDA="http://127.0.0.1:$port"
 "$piraeus" provision --store "$PIRAEUS_STORE" --index "$PIRAEUS_INDEX" >&2
+
+# Fetch credentials as on AWS: the documents PIRAEUS_GIT_SSH_KEY and PIRAEUS_GITHUB_APP name
+# (the files `piraeus serve` reads) are put in moto's Secrets Manager, and the functions read
+# them from there (PIRAEUS_GIT_SSH_KEY_SECRET, PIRAEUS_GITHUB_APP_SECRET), as they read the
+# secrets GitSshKeySecretArn and GitHubAppSecretArn name.
+for setting in PIRAEUS_GIT_SSH_KEY PIRAEUS_GITHUB_APP; do
+    file=${!setting:-}
+    [ -n "$file" ] || continue
+    if [ ! -f "$file" ]; then
+        echo "stack: $setting $file does not exist" >&2
+        exit 2
+    fi
+    arn=$("$venv/bin/python" - "$setting" "$file" <<'PYTHON'
+import os, sys, boto3
+name, path = sys.argv[1], sys.argv[2]
+with open(path, encoding="utf-8") as document:
+    secret = boto3.client("secretsmanager", region_name=os.environ["AWS_REGION"]).create_secret(Name=f"piraeus-local/{name}", SecretString=document.read())
+print(secret["ARN"])
+PYTHON
+)
+    export "${setting}_SECRET=$arn"
+    unset "$setting"
+done
 
 # Function instances are started with `cargo run --bin <function>` by the emulator; the first
 # build above makes that a no-op. --ignore-changes: no rebuilds while the stack runs.

@@ -218,3 +218,52 @@ fn a_module_on_an_ssh_only_server_is_fetched_with_the_configured_key_only() {
         response.text()
     );
 }
+
+/// The AWS face: the fetch function reads the same key document from Secrets Manager
+/// (`GitSshKeySecretArn` on AWS; here `make stack` puts the file in moto's Secrets Manager and
+/// the function reads it from there), and fetches over ssh with it.
+#[test]
+fn the_fetch_function_reads_its_ssh_key_from_secrets_manager() {
+    let sandbox = Sandbox::new();
+    let repo = sandbox.repo("secret.git");
+    repo.write("go.mod", format!("module {MODULE}\n\ngo 1.19\n"))
+        .write("secret.go", "package secret\n");
+    repo.commit("one");
+    repo.tag("v1.0.0");
+    let keys = sandbox.path().join("keys");
+    std::fs::create_dir_all(&keys).unwrap();
+    let (client_key, client_public) = key_pair(&keys, "piraeus-key");
+    let sshd = Sshd::start(&keys, &client_public);
+    let target = format!("{MODULE}@v1.0.0");
+    let direct = sandbox
+        .direct_client_for("direct", "git.corp.test")
+        .download(&[&target]);
+    assert!(direct[0].error.is_empty(), "{direct:?}");
+
+    let document = key_document(&sandbox, &client_key, &sshd.known_host);
+    let rewrite = format!("https://git.corp.test/={}", sshd.url(&sandbox));
+    let stack = sandbox.start_stack(&[
+        ("PIRAEUS_GIT_SSH_KEY", document.to_str().unwrap()),
+        ("PIRAEUS_GIT_INSTEAD_OF", &rewrite),
+        ("GOPRIVATE", "git.corp.test"),
+        // Piraeus's own default with a key (the sandbox's allows file:// for other tests).
+        ("GIT_ALLOW_PROTOCOL", "https:ssh"),
+    ]);
+    let proxied = sandbox
+        .client("proxied", &stack.url())
+        .with_env("GOPRIVATE", "git.corp.test")
+        .with_env("GONOPROXY", "none")
+        .download(&[&target]);
+    assert!(proxied[0].error.is_empty(), "{proxied:?}\n{}", stack.log());
+    assert_eq!(proxied[0].sum, direct[0].sum);
+    assert_eq!(proxied[0].go_mod_sum, direct[0].go_mod_sum);
+    let sshd_log = std::fs::read_to_string(keys.join("sshd.log")).unwrap();
+    assert!(
+        sshd_log.contains("Accepted publickey"),
+        "the fetch went over ssh with the key:\n{sshd_log}"
+    );
+    assert!(
+        !stack.log().contains("OPENSSH PRIVATE KEY"),
+        "the key reached the log"
+    );
+}

@@ -63,9 +63,9 @@ impl Standin {
             .count()
     }
 
-    /// `piraeus serve` with the app document for this stand-in.
-    fn serve(&self, sandbox: &Sandbox, data: &str) -> (Server, PathBuf) {
-        let document = sandbox.path().join(format!("{data}-app.json"));
+    /// The app document for this stand-in, as `--github-app` and the secret hold it.
+    fn document(&self, sandbox: &Sandbox, name: &str) -> PathBuf {
+        let document = sandbox.path().join(format!("{name}-app.json"));
         std::fs::write(
             &document,
             serde_json::json!({
@@ -77,8 +77,19 @@ impl Standin {
             .to_string(),
         )
         .unwrap();
+        document
+    }
+
+    /// go's https paths on the app's host, sent to the stand-in's Git server.
+    fn rewrite(&self) -> String {
+        format!("https://github.example.test/={}/", self.url)
+    }
+
+    /// `piraeus serve` with the app document for this stand-in.
+    fn serve(&self, sandbox: &Sandbox, data: &str) -> (Server, PathBuf) {
+        let document = self.document(sandbox, data);
         let data_dir = sandbox.path().join(data);
-        let rewrite = format!("https://github.example.test/={}/", self.url);
+        let rewrite = self.rewrite();
         let (go, counter) = sandbox.counting_go();
         let server = sandbox.start_server_with(
             &[
@@ -209,5 +220,50 @@ fn the_github_api_refusing_is_a_502_naming_its_status_and_nothing_is_stored() {
         invocations(&counter, MODULE),
         0,
         "no go command ran without a token"
+    );
+}
+
+/// The AWS face: the fetch function reads the same app document from Secrets Manager
+/// (`GitHubAppSecretArn` on AWS; here `make stack` puts the file in moto's Secrets Manager),
+/// mints a token with it, and fetches with the token.
+#[test]
+fn the_fetch_function_reads_its_github_app_from_secrets_manager() {
+    let sandbox = Sandbox::new();
+    module_repo(&sandbox);
+    let github = Standin::start(&sandbox, "github", 201);
+    let target = format!("{MODULE}@v1.0.0");
+    let direct = sandbox
+        .direct_client_for("direct", "github.example.test")
+        .download(&[&target]);
+    assert!(direct[0].error.is_empty(), "{direct:?}");
+
+    let document = github.document(&sandbox, "stack");
+    let rewrite = github.rewrite();
+    let stack = sandbox.start_stack(&[
+        ("PIRAEUS_GITHUB_APP", document.to_str().unwrap()),
+        ("PIRAEUS_GITHUB_API", &github.url),
+        ("PIRAEUS_GIT_INSTEAD_OF", &rewrite),
+        ("GOPRIVATE", "github.example.test"),
+        // The stand-in speaks plain http on loopback.
+        ("GIT_ALLOW_PROTOCOL", "http:https"),
+    ]);
+    let proxied = sandbox
+        .client("proxied", &stack.url())
+        .with_env("GOPRIVATE", "github.example.test")
+        .with_env("GONOPROXY", "none")
+        .download(&[&target]);
+    assert_eq!(proxied, direct, "{}", stack.log());
+    assert!(github.mints() >= 1, "{:?}", github.requests());
+    assert!(
+        github
+            .requests()
+            .iter()
+            .any(|line| line.starts_with("GET /repo") && line.ends_with(" 200")),
+        "git was let in with a minted token: {:?}",
+        github.requests()
+    );
+    assert!(
+        !stack.log().contains("PRIVATE KEY"),
+        "the app's key reached the log"
     );
 }

@@ -277,12 +277,26 @@ fn functions_are_configured_as_the_binaries_expect() {
         known.contains("PIRAEUS_STORE") && known.contains("PIRAEUS_INDEX"),
         "scanning {SETTINGS_SOURCE} found {known:?}"
     );
-    assert!(known.contains("PIRAEUS_NETRC_SECRET"));
-    let fetch_main = std::fs::read_to_string(root().join("functions/fetch/main.rs")).unwrap();
-    assert!(
-        fetch_main.contains("NETRC_SECRET"),
-        "the fetch function installs the .netrc secret"
-    );
+    // The fetch function's wiring reads every credential the template hands it.
+    let wiring =
+        std::fs::read_to_string(root().join("crates/piraeus-aws/src/lambda/function.rs")).unwrap();
+    for setting in [
+        "NETRC_SECRET",
+        "GIT_SSH_KEY_SECRET",
+        "GITHUB_APP_SECRET",
+        "GITHUB_API",
+        "GIT_INSTEAD_OF",
+        "POLICY",
+    ] {
+        assert!(
+            known.contains(&format!("PIRAEUS_{setting}")),
+            "{setting} is not a setting"
+        );
+        assert!(
+            wiring.contains(&format!("settings::{setting}.read")),
+            "the functions never read {setting}"
+        );
+    }
 
     let functions = resources_of_type(&template, "AWS::Serverless::Function");
     let mut deployed = BTreeSet::new();
@@ -348,11 +362,25 @@ fn functions_are_configured_as_the_binaries_expect() {
     for variable in [
         "PIRAEUS_GO",
         "PIRAEUS_NETRC_SECRET",
+        "PIRAEUS_GIT_SSH_KEY_SECRET",
+        "PIRAEUS_GITHUB_APP_SECRET",
+        "PIRAEUS_GITHUB_API",
+        "PIRAEUS_GIT_INSTEAD_OF",
+        "PIRAEUS_POLICY",
         "HOME",
         "GIT_EXEC_PATH",
     ] {
-        assert!(variables.contains(variable), "{name} lacks {variable}");
+        for (function_name, function) in [
+            (*name, *fetch),
+            ("LookupFunction", &resources(&template)["LookupFunction"]),
+        ] {
+            assert!(
+                environment(&template, function).contains(variable),
+                "{function_name} lacks {variable}"
+            );
+        }
     }
+    assert!(variables.contains("PIRAEUS_GO"));
     assert!(
         fetch["Properties"]["Layers"]
             .as_array()
@@ -960,9 +988,27 @@ fn template_rules_refuse_unsafe_or_incomplete_parameters() {
         "arn:aws:acm:us-east-1:123456789012:certificate/12345678-90ab-cdef-1234-567890abcdef"
     );
     let cidrs = json!(["192.0.2.0/24", "198.51.100.7/32"]);
-    let accepted: [(&str, Overrides); 6] = [
+    let ssh_key =
+        json!("arn:aws:secretsmanager:eu-west-1:123456789012:secret:piraeus/ssh-key-AbCdEf");
+    let github_app =
+        json!("arn:aws:secretsmanager:eu-west-1:123456789012:secret:piraeus/github-app-AbCdEf");
+    let subnets = json!(["subnet-0123456789abcdef0", "subnet-0123456789abcdef1"]);
+    let groups = json!(["sg-0123456789abcdef0"]);
+    let accepted: [(&str, Overrides); 9] = [
         ("eu-west-1", vec![]),
         ("eu-west-1", vec![("NetrcSecretArn", netrc.clone())]),
+        ("eu-west-1", vec![("GitSshKeySecretArn", ssh_key.clone())]),
+        (
+            "eu-west-1",
+            vec![("GitHubAppSecretArn", github_app.clone())],
+        ),
+        (
+            "eu-west-1",
+            vec![
+                ("FetchSubnetIds", subnets.clone()),
+                ("FetchSecurityGroupIds", groups.clone()),
+            ],
+        ),
         ("eu-west-1", vec![("ViewerAuth", json!("Disabled"))]),
         (
             "eu-west-1",
@@ -981,11 +1027,37 @@ fn template_rules_refuse_unsafe_or_incomplete_parameters() {
             "{overrides:?} in {region}"
         );
     }
-    let refused: [(&str, Overrides, &str); 4] = [
+    let refused: [(&str, Overrides, &str); 8] = [
         (
             "us-east-1",
             vec![("NetrcSecretArn", netrc), ("ViewerAuth", json!("Disabled"))],
             "ViewerAuth",
+        ),
+        (
+            "us-east-1",
+            vec![
+                ("GitSshKeySecretArn", ssh_key),
+                ("ViewerAuth", json!("Disabled")),
+            ],
+            "ViewerAuth",
+        ),
+        (
+            "us-east-1",
+            vec![
+                ("GitHubAppSecretArn", github_app),
+                ("ViewerAuth", json!("Disabled")),
+            ],
+            "ViewerAuth",
+        ),
+        (
+            "us-east-1",
+            vec![("FetchSubnetIds", subnets)],
+            "FetchSecurityGroupIds",
+        ),
+        (
+            "us-east-1",
+            vec![("FetchSecurityGroupIds", groups)],
+            "FetchSubnetIds",
         ),
         ("us-east-1", vec![("DomainName", domain)], "CertificateArn"),
         (
@@ -1133,4 +1205,57 @@ fn dashboard_and_alarms_read_the_metrics_the_functions_emit() {
         fetch_alarm.1["Properties"]["Dimensions"],
         json!([{"Name": "Outcome", "Value": "failed"}])
     );
+}
+
+/// The fetch and lookup functions join the VPC FetchSubnetIds names (both reach Git servers),
+/// with the permissions Lambda needs to make their network interfaces; without it, neither
+/// is in a VPC. And each may read exactly the secrets it is given.
+#[test]
+fn fetch_and_lookup_join_a_vpc_and_read_only_their_secrets() {
+    let template = template();
+    let eni_actions = [
+        "ec2:CreateNetworkInterface",
+        "ec2:DescribeNetworkInterfaces",
+        "ec2:DeleteNetworkInterface",
+    ];
+    for name in ["FetchFunction", "LookupFunction"] {
+        let function = &resources(&template)[name]["Properties"];
+        assert_eq!(
+            function["VpcConfig"],
+            json!({"Fn::If": ["HasVpc", {
+                "SubnetIds": {"Ref": "FetchSubnetIds"},
+                "SecurityGroupIds": {"Ref": "FetchSecurityGroupIds"},
+            }, {"Ref": "AWS::NoValue"}]}),
+            "{name}"
+        );
+        let policies = function["Policies"].to_string();
+        for action in eni_actions {
+            assert!(
+                policies.contains(action),
+                "{name} lacks {action}: {policies}"
+            );
+        }
+        assert!(
+            policies.contains(r#"["HasVpc",{"#) || policies.contains(r#"{"Fn::If":["HasVpc""#),
+            "{name}'s network-interface permissions only with a VPC: {policies}"
+        );
+        for secret in ["NetrcSecretArn", "GitSshKeySecretArn", "GitHubAppSecretArn"] {
+            assert!(
+                policies.contains(&format!(r#"{{"Ref":"{secret}"}}"#)),
+                "{name} may not read {secret}: {policies}"
+            );
+        }
+        assert!(
+            !policies.contains(r#""secretsmanager:GetSecretValue","Resource":"*""#),
+            "{name} may read every secret: {policies}"
+        );
+    }
+    // The serve and prefetch functions reach no Git server and stay outside the VPC.
+    for name in ["ServeFunction", "PrefetchFunction"] {
+        assert!(
+            resources(&template)[name]["Properties"]["VpcConfig"].is_null(),
+            "{name}"
+        );
+    }
+    assert_eq!(template["Parameters"]["Upstream"]["NoEcho"], true);
 }

@@ -5,6 +5,7 @@
 //! - [`sdk`]: SDK configuration and clients, and [`sdk::open_store`] / [`sdk::open_index`], the
 //!   one place that opens backends from `s3://` and `dynamodb://` locations.
 //! - [`provision`]: creates the bucket and the table as template.yaml declares them.
+//! - [`secrets`]: the fetch function's credentials from Secrets Manager.
 //! - [`sigv4`]: SigV4-signed plain HTTP requests (`piraeus prefetch` to the prefetch function
 //!   URL).
 //! - `token_store` (feature `token-store`): client tokens in the CloudFront KeyValueStore.
@@ -20,6 +21,7 @@ pub mod lambda;
 pub mod provision;
 pub mod s3;
 pub mod sdk;
+pub mod secrets;
 pub mod sigv4;
 #[cfg(feature = "token-store")]
 pub mod token_store;

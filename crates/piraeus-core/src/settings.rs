@@ -503,6 +503,25 @@ pub const GIT_INSTEAD_OF: Setting<Vec<(String, String)>> = Setting {
     parse: crate::fetch::git_access::parse_instead_of,
 };
 
+/// On AWS the key document of [`GIT_SSH_KEY`] lives in Secrets Manager (template parameter
+/// `GitSshKeySecretArn`): the same JSON, read once per execution environment.
+pub const GIT_SSH_KEY_SECRET: Setting<String> = Setting {
+    flag: "git-ssh-key-secret",
+    env: "PIRAEUS_GIT_SSH_KEY_SECRET",
+    default: None,
+    help: "A Secrets Manager secret holding the --git-ssh-key document (fetch function)",
+    parse: |text| Ok(text.trim().to_string()),
+};
+
+/// The [`GITHUB_APP`] document in Secrets Manager (template parameter `GitHubAppSecretArn`).
+pub const GITHUB_APP_SECRET: Setting<String> = Setting {
+    flag: "github-app-secret",
+    env: "PIRAEUS_GITHUB_APP_SECRET",
+    default: None,
+    help: "A Secrets Manager secret holding the --github-app document (fetch function)",
+    parse: |text| Ok(text.trim().to_string()),
+};
+
 pub const NETRC_SECRET: Setting<String> = Setting {
     flag: "netrc-secret",
     env: "PIRAEUS_NETRC_SECRET",

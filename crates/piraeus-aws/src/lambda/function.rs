@@ -1,11 +1,13 @@
 //! The functions' wiring: their settings, read from the environment through the same
 //! definitions as `piraeus serve`'s flags, and the proxy or handler each one runs.
 
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use piraeus_core::fetch::{GoToolchain, GoToolchainConfig, Ingester};
+use piraeus_core::fetch::{GitAccess, GitCredentials, GoToolchain, GoToolchainConfig, Ingester};
 use piraeus_core::policy::DownloadMode;
 use piraeus_core::policy::Policy;
 use piraeus_core::proxy::{Proxy, ProxySettings, default_instance_name, lease_for};
@@ -17,7 +19,7 @@ use piraeus_core::{Error, Result};
 use super::client::LambdaFetchClient;
 use super::handler::FetchHandler;
 use super::verify::ScheduledVerify;
-use crate::sdk;
+use crate::{sdk, secrets};
 
 /// The functions' settings (`piraeus_core::settings` names, defaults and documents each).
 #[derive(Debug, Clone)]
@@ -47,6 +49,8 @@ pub struct FunctionConfig {
     scratch_dir: PathBuf,
     /// Versions the fetch function's scheduled verify checks at once.
     verify_concurrency: usize,
+    /// The fetch function's credentials for private hosts.
+    credentials: FetchCredentials,
     /// Names this execution environment in fetch leases (its log stream, which is unique).
     instance: String,
 }
@@ -81,6 +85,13 @@ impl FunctionConfig {
             go_binary: settings::GO.require(lookup)?,
             scratch_dir: settings::SCRATCH_DIR.require(lookup)?,
             verify_concurrency: settings::VERIFY_CONCURRENCY.require(lookup)?,
+            credentials: FetchCredentials {
+                netrc_secret: settings::NETRC_SECRET.read(lookup)?,
+                git_ssh_key_secret: settings::GIT_SSH_KEY_SECRET.read(lookup)?,
+                github_app_secret: settings::GITHUB_APP_SECRET.read(lookup)?,
+                github_api: settings::GITHUB_API.read(lookup)?,
+                git_instead_of: settings::GIT_INSTEAD_OF.read(lookup)?.unwrap_or_default(),
+            },
             instance: lookup("AWS_LAMBDA_LOG_STREAM_NAME")
                 .filter(|name| !name.is_empty())
                 .unwrap_or_else(default_instance_name),
@@ -100,6 +111,17 @@ impl FunctionConfig {
             instance: self.instance.clone(),
         }
     }
+}
+
+/// Secrets Manager secrets (ARNs or names) holding what `piraeus serve` reads from files, and
+/// git's URL rewrites.
+#[derive(Debug, Clone, Default)]
+struct FetchCredentials {
+    netrc_secret: Option<String>,
+    git_ssh_key_secret: Option<String>,
+    github_app_secret: Option<String>,
+    github_api: Option<String>,
+    git_instead_of: Vec<(String, String)>,
 }
 
 /// JSON logs on stderr and metrics on stdout, as CloudWatch Logs expects from a function.
@@ -148,6 +170,9 @@ pub async fn build_fetch_handler(config: &FunctionConfig) -> Result<FetchHandler
         Some(location) => sdk::load_policy(&sdk, location).await?,
         None => Policy::default(),
     };
+    if let Some(secret) = &config.credentials.netrc_secret {
+        install_netrc(&sdk, secret).await?;
+    }
     let toolchain = Arc::new(GoToolchain::new(GoToolchainConfig {
         go_binary: config.go_binary.clone(),
         upstream: config.upstream.clone(),
@@ -158,8 +183,7 @@ pub async fn build_fetch_handler(config: &FunctionConfig) -> Result<FetchHandler
         max_concurrent: 1,
         max_concurrent_lookups: 1,
         max_queued: 1,
-        // The netrc secret is the fetch function's only credential so far.
-        git: Default::default(),
+        git: Arc::new(git_access(&sdk, config).await?),
         policy: Arc::new(policy),
     })?);
     let verifier = ScheduledVerify::new(store.clone(), dynamo, config.verify_concurrency);
@@ -170,6 +194,59 @@ pub async fn build_fetch_handler(config: &FunctionConfig) -> Result<FetchHandler
         lease_for(config.fetch_timeout),
     );
     Ok(FetchHandler::new(ingester, index, toolchain).with_verifier(verifier))
+}
+
+/// The SSH key and GitHub App documents from their secrets, checked as `piraeus serve` checks
+/// its files, with what git reads of them beside the scratch folder (whose leftovers are
+/// removed as they age: these must stay for the environment's life).
+async fn git_access(sdk: &aws_config::SdkConfig, config: &FunctionConfig) -> Result<GitAccess> {
+    let credentials = &config.credentials;
+    let read = |setting: &'static str, secret: &Option<String>| {
+        let secret = secret.clone();
+        async move {
+            match secret {
+                Some(secret) => secrets::secret_string(sdk, setting, &secret)
+                    .await
+                    .map(Some),
+                None => Ok(None),
+            }
+        }
+    };
+    let (ssh, github) = (
+        settings::GIT_SSH_KEY_SECRET.env,
+        settings::GITHUB_APP_SECRET.env,
+    );
+    let ssh_key = read(ssh, &credentials.git_ssh_key_secret).await?;
+    let github_app = read(github, &credentials.github_app_secret).await?;
+    let mut private_dir = config.scratch_dir.clone().into_os_string();
+    private_dir.push("-private");
+    GitAccess::new(
+        GitCredentials {
+            ssh_key: ssh_key.as_deref().map(|text| (ssh, text)),
+            github_app: github_app.as_deref().map(|text| (github, text)),
+            github_api: credentials.github_api.as_deref(),
+        },
+        credentials.git_instead_of.clone(),
+        &PathBuf::from(private_dir),
+    )
+}
+
+/// Writes the secret's .netrc to `$HOME/.netrc`, where both go and git look, once per
+/// execution environment, readable by this user only.
+async fn install_netrc(sdk: &aws_config::SdkConfig, secret: &str) -> Result<()> {
+    let netrc = secrets::secret_string(sdk, settings::NETRC_SECRET.env, secret).await?;
+    let home = std::env::var_os("HOME")
+        .ok_or_else(|| Error::invalid("HOME must be set to write .netrc"))?;
+    let path = std::path::Path::new(&home).join(".netrc");
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&path)
+        .map_err(|e| Error::storage(path.display(), e))?;
+    file.write_all(netrc.as_bytes())
+        .map_err(|e| Error::storage(path.display(), e))
 }
 
 #[cfg(test)]
