@@ -7,12 +7,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::error::{Error, Result};
-use crate::fetch::upstream::{Chain, Upstream, UpstreamConfig};
+use crate::fetch::upstream;
 use crate::fetch::{
     Fetcher, GitAccess, GitCredentials, GoToolchain, GoToolchainConfig, InProcessTrigger, Ingester,
     Resolver,
 };
-use crate::golang::checksumdb::SumDbSettings;
 use crate::index::Index;
 #[cfg(feature = "sqlite")]
 use crate::index::SqliteIndex;
@@ -20,7 +19,6 @@ use crate::policy::{DownloadMode, Policy};
 use crate::proxy::{Proxy, ProxySettings, lease_for};
 use crate::store::{BlobStore, FilesystemStore, PRIVATE_DIR};
 use crate::sumdb::SumDbConfig;
-use crate::sumdb::verify::{DatabaseSums, Source};
 
 #[derive(Debug, Clone)]
 pub struct LocalConfig {
@@ -77,7 +75,6 @@ pub fn build(
     sumdb: SumDbConfig,
     environment: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Proxy> {
-    let chain = Chain::parse(&config.upstream).map_err(Error::invalid)?;
     let scratch_dir = config.data_dir.join(PRIVATE_DIR).join("work");
     let git = Arc::new(git_access(config)?);
     let policy = Arc::new(policy);
@@ -94,40 +91,29 @@ pub fn build(
             policy: policy.clone(),
         })?))
     };
-    let (fetcher, resolver): (Arc<dyn Fetcher>, Arc<dyn Resolver>) = if chain.has_proxy() {
-        let no_proxy = no_proxy_patterns(environment);
-        // As the go command does, modules never sent to a proxy are fetched direct whatever
-        // the chain says.
-        let direct = match chain.from_direct() {
-            Some(upstream) => Some(go(upstream)?),
-            None if !no_proxy.is_empty() => Some(go("direct")?),
-            None => None,
-        };
-        let sums = DatabaseSums::with_source(
-            SumDbSettings::from_env(environment)?,
-            &sumdb,
-            policy.clone(),
-            store.clone(),
-            index.clone(),
-            Source::Online,
-        )?;
-        let upstream = Arc::new(Upstream::new(
-            UpstreamConfig {
-                chain,
-                no_proxy,
-                timeout: config.fetch_timeout,
-                scratch_dir: scratch_dir.clone(),
-                policy: policy.clone(),
-            },
-            Arc::new(sums),
-            direct.clone().map(|go| go as Arc<dyn Fetcher>),
-            direct.map(|go| go as Arc<dyn Resolver>),
-            crate::redact::credentials(&config.upstream),
-        )?);
-        (upstream.clone(), upstream)
-    } else {
-        let go = go(&config.upstream)?;
-        (go.clone(), go)
+    let native = upstream::native_chain(
+        &config.upstream,
+        environment,
+        &sumdb,
+        policy.clone(),
+        store.clone(),
+        index.clone(),
+        config.fetch_timeout,
+        scratch_dir.clone(),
+        &|rest| {
+            let go = go(rest)?;
+            Ok((
+                Some(go.clone() as Arc<dyn Fetcher>),
+                Some(go as Arc<dyn Resolver>),
+            ))
+        },
+    )?;
+    let (fetcher, resolver): (Arc<dyn Fetcher>, Arc<dyn Resolver>) = match native {
+        Some(upstream) => (upstream.clone(), upstream),
+        None => {
+            let go = go(&config.upstream)?;
+            (go.clone(), go)
+        }
     };
     let lease = lease_for(config.fetch_timeout);
     let ingester = Arc::new(Ingester::new(store.clone(), index.clone(), fetcher, lease));
@@ -154,11 +140,7 @@ pub fn build(
 /// Whether misses may run the go command: the chain reaches `direct`, or some modules are
 /// never sent to a proxy (`GOPRIVATE`, `GONOPROXY`).
 pub fn needs_go(config: &LocalConfig, environment: &dyn Fn(&str) -> Option<String>) -> bool {
-    Chain::parse(&config.upstream).map_or(true, |chain| {
-        !chain.has_proxy()
-            || chain.from_direct().is_some()
-            || !no_proxy_patterns(environment).is_empty()
-    })
+    upstream::needs_direct(&config.upstream, environment)
 }
 
 /// The documents `--git-ssh-key` and `--github-app` name, checked, with what git reads of them
@@ -190,13 +172,4 @@ fn git_access(config: &LocalConfig) -> Result<GitAccess> {
         config.git_instead_of.clone(),
         &config.data_dir.join(PRIVATE_DIR),
     )
-}
-
-/// `GONOPROXY`, else `GOPRIVATE`, as the go command reads them (an empty value counts as unset).
-fn no_proxy_patterns(environment: &dyn Fn(&str) -> Option<String>) -> Vec<String> {
-    let set = |name| environment(name).filter(|value: &String| !value.trim().is_empty());
-    set("GONOPROXY")
-        .or_else(|| set("GOPRIVATE"))
-        .map(|list| crate::policy::split_patterns(&list))
-        .unwrap_or_default()
 }

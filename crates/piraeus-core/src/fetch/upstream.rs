@@ -22,11 +22,17 @@ use tokio::io::AsyncWriteExt;
 
 use super::{Download, Expected, Fetcher, ResolvedVersion, Resolver};
 use crate::error::{Error, ErrorKind, Result};
+use crate::golang::checksumdb::SumDbSettings;
 use crate::golang::modzip::{self, MAX_GO_MOD, MAX_ZIP};
 use crate::golang::path::{check_version_fits, escape};
 use crate::golang::version;
+use crate::index::Index;
 use crate::policy::Policy;
 use crate::redact;
+use crate::store::BlobStore;
+use crate::sumdb::SumDbConfig;
+use crate::sumdb::verify::DatabaseSums;
+use crate::sumdb::verify::Source;
 use crate::sumdb::verify::{SumCheck, Sums};
 
 /// A `.info` or `@latest` answer is a small JSON object.
@@ -186,6 +192,83 @@ pub struct UpstreamConfig {
     pub scratch_dir: PathBuf,
     /// Its `fetch` rules name the internal hosts the client may reach; its pins answer for names.
     pub policy: Arc<Policy>,
+}
+
+/// What answers for `direct`, given the chain from its `direct` entry on (`direct`, or
+/// `direct,off`...): the go command here, another function on AWS. Either may be absent where
+/// this process cannot fetch or resolve that way.
+pub type DirectParts = (Option<Arc<dyn Fetcher>>, Option<Arc<dyn Resolver>>);
+
+/// The parts of a miss when `upstream` names a proxy: its proxies spoken natively, their
+/// downloads checked against the checksum database `GOSUMDB` names (read from `environment`,
+/// as the go command reads it, reached through the databases `sumdb` proxies), and `direct`
+/// (called only if the chain reaches `direct` or some modules are never sent to a proxy).
+/// `None` when the chain names no proxy: then only `direct` serves.
+#[allow(clippy::too_many_arguments)]
+pub fn native_chain(
+    upstream: &str,
+    environment: &dyn Fn(&str) -> Option<String>,
+    sumdb: &SumDbConfig,
+    policy: Arc<Policy>,
+    store: Arc<dyn BlobStore>,
+    index: Arc<dyn Index>,
+    timeout: Duration,
+    scratch_dir: PathBuf,
+    direct: &dyn Fn(&str) -> Result<DirectParts>,
+) -> Result<Option<Arc<Upstream>>> {
+    let chain = Chain::parse(upstream).map_err(Error::invalid)?;
+    if !chain.has_proxy() {
+        return Ok(None);
+    }
+    let no_proxy = no_proxy_patterns(environment);
+    // As the go command does, modules never sent to a proxy are fetched direct whatever the
+    // chain says.
+    let (direct_fetcher, direct_resolver) = match chain.from_direct() {
+        Some(rest) => direct(rest)?,
+        None if !no_proxy.is_empty() => direct("direct")?,
+        None => (None, None),
+    };
+    let sums = DatabaseSums::with_source(
+        SumDbSettings::from_env(environment)?,
+        sumdb,
+        policy.clone(),
+        store,
+        index,
+        Source::Online,
+    )?;
+    Ok(Some(Arc::new(Upstream::new(
+        UpstreamConfig {
+            chain,
+            no_proxy,
+            timeout,
+            scratch_dir,
+            policy,
+        },
+        Arc::new(sums),
+        direct_fetcher,
+        direct_resolver,
+        redact::credentials(upstream),
+    )?)))
+}
+
+/// Whether misses may need `direct` (the go command): the chain reaches it, or some modules are
+/// never sent to a proxy (`GOPRIVATE`, `GONOPROXY`). An unreadable chain says yes: start-up
+/// then reports it.
+pub fn needs_direct(upstream: &str, environment: &dyn Fn(&str) -> Option<String>) -> bool {
+    Chain::parse(upstream).map_or(true, |chain| {
+        !chain.has_proxy()
+            || chain.from_direct().is_some()
+            || !no_proxy_patterns(environment).is_empty()
+    })
+}
+
+/// `GONOPROXY`, else `GOPRIVATE`, as the go command reads them (an empty value counts as unset).
+fn no_proxy_patterns(environment: &dyn Fn(&str) -> Option<String>) -> Vec<String> {
+    let set = |name| environment(name).filter(|value: &String| !value.trim().is_empty());
+    set("GONOPROXY")
+        .or_else(|| set("GOPRIVATE"))
+        .map(|list| crate::policy::split_patterns(&list))
+        .unwrap_or_default()
 }
 
 /// The upstream chain: proxies natively, `direct` and private modules through `direct`
