@@ -27,9 +27,11 @@ export function compile(code, store) {
   return new Function(...names, `'use strict';\n${body}\nreturn handler;`)(...values);
 }
 
-// The token store: key = token name, value = the hex SHA-256 of its secret. `get` rejects for a
-// name the store does not hold, as the real one does. The file is read on every lookup, so
-// `piraeus token new` takes effect at once; without a file every lookup fails.
+// The token store: key = token name, value = the hex SHA-256 of its secret, then for a scoped
+// token ';' and its patterns, as `piraeus token new --kvs` writes it (kvs_value in
+// crates/piraeus-core/src/auth.rs). `get` rejects for a name the store does not hold, as the
+// real one does. The file is read on every lookup, so `piraeus token new` takes effect at once;
+// without a file every lookup fails.
 export function authFileStore(path) {
   return {
     async get(name) {
@@ -41,7 +43,7 @@ export function authFileStore(path) {
       if (token === undefined) {
         throw new Error(`key not found: ${name}`);
       }
-      return token.sha256;
+      return token.modules == null ? token.sha256 : `${token.sha256};${token.modules}`;
     },
   };
 }

@@ -1,8 +1,8 @@
 // `make stack`'s CloudFront: what template.yaml's distribution does, in front of the bucket
 // (moto) and the serve function (the Lambda emulator), so the S3-first path runs locally too.
 //
-// - Every request runs the template's viewer-request function (client tokens, the `+` rewrite),
-//   before the cache, as on CloudFront.
+// - Every request runs the template's viewer-request function (client tokens and their scopes,
+//   the `+` rewrite), before the cache, as on CloudFront.
 // - Only GET and HEAD; the query string is neither forwarded nor part of the cache key, and no
 //   viewer header reaches an origin (the distribution's cache policy forwards none). Except on
 //   `/index`, whose behaviour does not cache and forwards the query string.
@@ -17,8 +17,8 @@
 //   ErrorCachingMinTTL, 0 in the template for each, applies only to an error that says nothing).
 // - Status, headers and body are passed through, streamed; redirects are not followed.
 // - Each answer says where it came from: `x-piraeus-edge: bucket|serve|cache`, or `function`
-//   when the viewer-request function answered (401, /healthz) or failed, `edge` for a refused
-//   method.
+//   when the viewer-request function answered (401, 403, /healthz) or failed, `edge` for a
+//   refused method.
 //
 // Not like CloudFront: no TLS, no compression, no 60 s origin timeout (the emulator runs a
 // fetch inside the request that triggers it), and the function URL is not signed (the

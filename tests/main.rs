@@ -40,6 +40,9 @@
 //!   a wrong key and bad answers refused, private modules only to the go command.
 //! - `edge_hardening`: the stack's edge with client tokens: a large zip's redirect goes back
 //!   through the edge, and the edge keeps no answer the serve function marks not to keep.
+//! - `edge_scopes`: token scopes at the stack's edge: a scoped token is refused every module
+//!   outside its scope, case-encoded, percent-encoded or already cached, and `/index` and
+//!   `/metrics`; unscoped tokens and store values from before scopes read everything.
 //! - `transfer`: `piraeus export` and `piraeus import` feed an air-gapped mirror that builds
 //!   offline with the same go.sum; an altered zip in the archive is refused and named.
 //! - `egress`: the fetcher's network traffic goes through the egress guard, which refuses
@@ -53,6 +56,7 @@ mod build;
 mod cli;
 mod conformance;
 mod edge_hardening;
+mod edge_scopes;
 mod egress;
 mod faults;
 mod fetch_function;

@@ -1002,8 +1002,41 @@ fn token_commands_manage_the_stacks_key_value_store() {
         "the store holds the secret's SHA-256, the viewer function's key"
     );
     assert!(!token(&["new", "ci"]).status.success(), "names are unique");
+
+    // A scoped token: the hash, `;` and its patterns, in the form the viewer function reads.
+    let scoped = token(&[
+        "new",
+        "team",
+        "--modules",
+        "corp.example.com/team/, github.com/Team*",
+    ]);
+    assert!(scoped.status.success(), "{scoped:?}");
+    let secret = String::from_utf8(scoped.stdout).unwrap();
+    let hash = piraeus_core::auth::hash_secret(secret.lines().last().unwrap());
+    assert_eq!(
+        store.keys.lock().unwrap().get("team"),
+        Some(&format!("{hash};corp.example.com/team,github.com/Team*"))
+    );
+    // Invalid globs, and a scope longer than a store value holds: exit 2, the reason, nothing
+    // written.
+    let too_long = vec!["corp.example.com/a-team-with-a-long-name"; 30].join(",");
+    for (bad, reason) in [
+        ("corp.example.com/[a", "unclosed ["),
+        ("/corp.example.com", "empty path element"),
+        (too_long.as_str(), "at most 1024"),
+    ] {
+        let refused = token(&["new", "bad", "--modules", bad]);
+        assert_eq!(refused.status.code(), Some(2), "{bad}: {refused:?}");
+        let said = String::from_utf8_lossy(&refused.stderr);
+        assert!(said.contains(reason), "{bad}: {said}");
+    }
+    assert!(!store.keys.lock().unwrap().contains_key("bad"));
     let listed = token(&["list"]);
-    assert_eq!(String::from_utf8(listed.stdout).unwrap(), "ci\n");
+    assert_eq!(
+        String::from_utf8(listed.stdout).unwrap(),
+        "ci\tall modules\nteam\tcorp.example.com/team,github.com/Team*\n"
+    );
+    assert!(token(&["revoke", "team"]).status.success());
     assert!(token(&["revoke", "ci"]).status.success());
     assert!(store.keys.lock().unwrap().is_empty());
     assert_eq!(token(&["revoke", "ci"]).status.code(), Some(1));

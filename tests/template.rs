@@ -738,6 +738,107 @@ fn viewer_request_function_requires_a_client_token() {
     assert_eq!(unreadable[0], unauthorized);
 }
 
+/// The function decides every row of crates/piraeus-core/testdata/edge-scopes.json as the
+/// table says, and a unit test of piraeus-core (`http::auth`) checks the table against the serve
+/// router and the glob matcher themselves: the function reads a path's module as the router
+/// does and matches it as a scope's patterns match. Each token's store value is what `piraeus
+/// token new --kvs` writes for its scope.
+#[test]
+fn viewer_request_function_enforces_scopes_as_the_router_reads_paths() {
+    let template = template();
+    let (_, function) = viewer_request_function(&template);
+    let table: Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("crates/piraeus-core/testdata/edge-scopes.json"))
+            .unwrap(),
+    )
+    .unwrap();
+    let cases = table["cases"].as_array().unwrap();
+    let mut scopes: Vec<Option<&str>> = Vec::new();
+    for case in cases {
+        let scope = case["modules"].as_str();
+        if !scopes.contains(&scope) {
+            scopes.push(scope);
+        }
+    }
+    let records: Vec<Value> = scopes
+        .iter()
+        .enumerate()
+        .map(|(i, scope)| {
+            let value = piraeus_core::auth::kvs_value(TOKEN_SHA256, *scope).unwrap();
+            let mut record =
+                json!({"name": format!("t{i}"), "sha256": TOKEN_SHA256, "created": "2026-11-21T10:00:00Z"});
+            // The local store gives `sha256;modules`: the value `--kvs` writes.
+            if let Some(modules) = piraeus_core::auth::kvs_modules(&value) {
+                record["modules"] = json!(modules);
+            }
+            record
+        })
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let auth_file = dir.path().join("tokens.json");
+    std::fs::write(&auth_file, json!({"tokens": records}).to_string()).unwrap();
+    let name = |case: &Value| {
+        let scope = case["modules"].as_str();
+        format!("t{}", scopes.iter().position(|s| *s == scope).unwrap())
+    };
+    let events: Vec<Value> = cases
+        .iter()
+        .map(|case| {
+            let credentials = format!("{}:{TOKEN_SECRET}", name(case));
+            viewer_request(
+                case["path"].as_str().unwrap(),
+                Some(&format!("Basic {}", base64(&credentials))),
+            )
+        })
+        .collect();
+    let results = run_viewer_request(&function_code(function, "Enabled"), &auth_file, &events);
+
+    for (case, result) in cases.iter().zip(&results) {
+        let path = case["path"].as_str().unwrap();
+        let refusal = format!("forbidden: token \"{}\" may not read ", name(case));
+        match case["expect"].as_str().unwrap().strip_prefix("refuse") {
+            None => {
+                assert!(result.get("statusCode").is_none(), "{case}: {result:#}");
+                assert_eq!(result["uri"], path.replace('+', "%2B"), "{case}");
+            }
+            Some("") => {
+                assert_eq!(result["statusCode"], 403, "{case}: {result:#}");
+                let body = result["body"]["data"].as_str().unwrap();
+                assert!(body.starts_with(&refusal), "{case}: {body}");
+            }
+            Some(module) => assert_eq!(
+                result,
+                &json!({
+                    "statusCode": 403,
+                    "statusDescription": "Forbidden",
+                    "headers": {
+                        "content-type": {"value": "text/plain; charset=utf-8"},
+                        "cache-control": {"value": "no-store"},
+                    },
+                    "body": {
+                        "encoding": "text",
+                        "data": format!(
+                            "{refusal}{}: it is outside the token's modules\n",
+                            module.trim_start()
+                        ),
+                    },
+                }),
+                "{case}"
+            ),
+        }
+    }
+}
+
+/// CloudFront Functions take at most 10 KB of code (CloudFront's quota on function size), as
+/// CloudFormation hands it over.
+#[test]
+fn viewer_request_function_fits_cloudfronts_size_limit() {
+    let template = template();
+    let (_, function) = viewer_request_function(&template);
+    let size = function_code(function, "Disabled").len();
+    assert!(size <= 10 * 1024, "the function's code has {size} bytes");
+}
+
 /// `/healthz` is answered at the edge, token or not, exactly as `piraeus serve` answers it: an
 /// uptime check costs no request to the bucket and no run of the serve function.
 #[test]

@@ -1,12 +1,13 @@
 //! Client tokens in the CloudFront KeyValueStore the viewer-request function reads: key = token
-//! name, value = the SHA-256 of its secret, as in `piraeus serve`'s token file. Every change is
+//! name, value = the SHA-256 of its secret and the token's scope
+//! ([`piraeus_core::auth::kvs_value`]), as in `piraeus serve`'s token file. Every change is
 //! conditional on the store's ETag, so two operators cannot overwrite each other's change.
 
 use aws_sdk_cloudfrontkeyvaluestore::Client;
 use aws_sdk_cloudfrontkeyvaluestore::operation::get_key::GetKeyError;
 use aws_smithy_http_client::proxy::ProxyConfig;
 use aws_smithy_http_client::tls;
-use piraeus_core::auth::{check_name, hash_secret, new_secret};
+use piraeus_core::auth::{check_name, hash_secret, kvs_modules, kvs_value, new_secret};
 use piraeus_core::{Error, ErrorKind, Result};
 
 use crate::error::{sdk_error, status_of};
@@ -46,9 +47,13 @@ impl KvsTokens {
         }
     }
 
-    /// Adds a token named `name` and returns its secret, which is not kept anywhere.
-    pub async fn add(&self, name: &str) -> Result<String> {
+    /// Adds a token named `name`, reading `modules` (all when `None`), and returns its secret,
+    /// which is not kept anywhere.
+    pub async fn add(&self, name: &str, modules: Option<&str>) -> Result<String> {
         check_name(name)?;
+        // Checked before the store is asked anything: a bad scope is the caller's to fix.
+        let secret = new_secret()?;
+        let value = kvs_value(&hash_secret(&secret), modules)?;
         let existing = self
             .client
             .get_key()
@@ -78,12 +83,11 @@ impl KvsTokens {
                 ));
             }
         }
-        let secret = new_secret()?;
         self.client
             .put_key()
             .kvs_arn(&self.arn)
             .key(name)
-            .value(hash_secret(&secret))
+            .value(value)
             .if_match(self.etag().await?)
             .send()
             .await
@@ -112,8 +116,8 @@ impl KvsTokens {
         }
     }
 
-    /// The token names.
-    pub async fn list(&self) -> Result<Vec<String>> {
+    /// The token names, each with the modules it may read (`None`: all).
+    pub async fn list(&self) -> Result<Vec<(String, Option<String>)>> {
         let mut names = Vec::new();
         let mut pages = self
             .client
@@ -124,7 +128,10 @@ impl KvsTokens {
         while let Some(page) = pages.next().await {
             let page =
                 page.map_err(|e| sdk_error(ErrorKind::Storage, "reading the token store", e))?;
-            names.extend(page.items().iter().map(|item| item.key().to_string()));
+            names.extend(page.items().iter().map(|item| {
+                let modules = kvs_modules(item.value()).map(str::to_string);
+                (item.key().to_string(), modules)
+            }));
         }
         Ok(names)
     }

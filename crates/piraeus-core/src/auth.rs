@@ -1,7 +1,8 @@
 //! Client tokens: a name and a random secret, sent as HTTP Basic credentials (user = name,
 //! password = secret). Only the SHA-256 of each secret is kept, in a JSON file for `piraeus
-//! serve` and in a CloudFront KeyValueStore on AWS (key = name, value = the same hex hash), so
-//! the file or the store leaking gives nobody a usable secret.
+//! serve` and in a CloudFront KeyValueStore on AWS (key = name, value = the same hex hash and
+//! the token's scope, [`kvs_value`]), so the file or the store leaking gives nobody a usable
+//! secret.
 //!
 //! A token may be scoped to modules (`modules`: a GOPRIVATE-style comma-separated list of path
 //! prefixes, matched as the policy matches them, letter case aside); a token without one reads
@@ -102,6 +103,33 @@ pub fn parse_scope(list: &str) -> Result<Vec<String>> {
             .map_err(|why| Error::invalid(format!("--modules pattern {pattern:?} {why}")))?;
     }
     Ok(patterns)
+}
+
+/// The longest value a CloudFront KeyValueStore holds: 1024 characters (CloudFront's quota).
+const KVS_VALUE_LIMIT: usize = 1024;
+
+/// A token's value in the KeyValueStore the viewer-request function reads: the hex SHA-256 of
+/// its secret, and for a scoped token `;` and its patterns as [`parse_scope`] reads them,
+/// comma-separated. A bare hash, as every value written before scopes is, reads everything.
+pub fn kvs_value(hash: &str, modules: Option<&str>) -> Result<String> {
+    let Some(list) = modules else {
+        return Ok(hash.to_string());
+    };
+    let value = format!("{hash};{}", parse_scope(list)?.join(","));
+    if value.len() > KVS_VALUE_LIMIT {
+        return Err(Error::invalid(format!(
+            "--modules is too long for the KeyValueStore: with the secret's hash the value has {} \
+             characters, and a value holds at most {KVS_VALUE_LIMIT}; use fewer or shorter \
+             patterns (one pattern covers every module under its path)",
+            value.len()
+        )));
+    }
+    Ok(value)
+}
+
+/// The patterns a KeyValueStore value ([`kvs_value`]) scopes its token to; `None`: every module.
+pub fn kvs_modules(value: &str) -> Option<&str> {
+    value.split_once(';').map(|(_, modules)| modules)
 }
 
 /// A token name: what clients send as the Basic user name, so no colon, and short.
@@ -516,6 +544,50 @@ mod tests {
         }
         let state = authenticator.state.read().unwrap();
         assert_eq!(state.verified.len(), 1, "one credential, one entry");
+    }
+
+    #[test]
+    fn kvs_values_carry_the_hash_and_the_scope_within_the_stores_limit() {
+        let hash = hash_secret("s");
+        assert_eq!(kvs_value(&hash, None).unwrap(), hash);
+        assert_eq!(
+            kvs_modules(&hash),
+            None,
+            "a value from before scopes reads everything"
+        );
+        let value = kvs_value(
+            &hash,
+            Some(" corp.example.com/team-a/, ,github.com/TeamA/*"),
+        )
+        .unwrap();
+        assert_eq!(
+            value,
+            format!("{hash};corp.example.com/team-a,github.com/TeamA/*")
+        );
+        assert_eq!(
+            kvs_modules(&value),
+            Some("corp.example.com/team-a,github.com/TeamA/*")
+        );
+        assert!(kvs_value(&hash, Some("a/[b")).is_err());
+
+        // 64 hex characters and `;` leave 959 for the patterns.
+        let pattern = |n: usize| format!("corp.example.com/{n:0>20}");
+        let fits = (0..25).map(pattern).collect::<Vec<_>>().join(",");
+        assert_eq!(fits.len(), 25 * 38 - 1);
+        assert!(kvs_value(&hash, Some(&fits)).unwrap().len() <= KVS_VALUE_LIMIT);
+        let longest = format!("corp.example.com/{}", "x".repeat(959 - 17));
+        assert_eq!(
+            kvs_value(&hash, Some(&longest)).unwrap().len(),
+            KVS_VALUE_LIMIT
+        );
+        let too_long = format!("{longest}x");
+        let error = kvs_value(&hash, Some(&too_long)).unwrap_err();
+        assert_eq!(error.kind(), crate::error::ErrorKind::Invalid);
+        assert!(
+            error.message().contains("at most 1024"),
+            "{}",
+            error.message()
+        );
     }
 
     #[test]

@@ -49,7 +49,7 @@ pub fn command() -> Command {
                 .arg(name()),
         ))
         .subcommand(store(
-            Command::new("list").about("List the token names (and, in a file, when each was created and the modules it may read)"),
+            Command::new("list").about("List the token names and the modules each may read (and, in a file, when each was created)"),
         ))
 }
 
@@ -83,13 +83,7 @@ pub async fn run(arguments: &ArgMatches) -> anyhow::Result<ExitCode> {
                     secret
                 }
                 Tokens::Store(store) => {
-                    // The viewer function does not read scopes yet: a scoped token there
-                    // would read everything.
-                    anyhow::ensure!(
-                        modules.is_none(),
-                        "--modules is not supported with --kvs yet: the edge would not enforce it"
-                    );
-                    let secret = store.add(name).await?;
+                    let secret = store.add(name, modules).await?;
                     println!("token {name:?} created in the KeyValueStore");
                     secret
                 }
@@ -129,8 +123,9 @@ pub async fn run(arguments: &ArgMatches) -> anyhow::Result<ExitCode> {
                     }
                 }
                 Tokens::Store(store) => {
-                    for name in store.list().await? {
-                        println!("{name}");
+                    for (name, modules) in store.list().await? {
+                        let modules = modules.as_deref().unwrap_or("all modules");
+                        println!("{name}\t{modules}");
                     }
                 }
             }

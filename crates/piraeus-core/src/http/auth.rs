@@ -90,3 +90,69 @@ pub(super) async fn require_token(
     });
     response
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::auth::parse_scope;
+    use crate::error::Result;
+    use crate::golang::{glob, path};
+    use crate::sumdb::path::Endpoint;
+
+    /// The module the serve router reads for a GET of `raw_path` (`None`: it names none), with
+    /// the checksum database sum.golang.org configured; an error where it rejects the path.
+    fn module_read(raw_path: &str) -> Result<Option<String>> {
+        if ["/index", "/metrics", "/readyz", "/version"].contains(&raw_path) {
+            return Ok(None);
+        }
+        if raw_path.starts_with("/sumdb/") {
+            let decoded = path::percent_decode(raw_path)?;
+            let rest = decoded
+                .strip_prefix("/sumdb/sum.golang.org/")
+                .expect("the table's lookups are of sum.golang.org");
+            return Ok(Endpoint::parse(rest)?.module().map(str::to_string));
+        }
+        Ok(Some(
+            super::super::route::parse(raw_path)?.module().to_string(),
+        ))
+    }
+
+    /// testdata/edge-scopes.json, the table the CloudFront viewer-request function is run
+    /// against (tests/template.rs), says what this code decides.
+    #[test]
+    fn the_edge_scope_table_is_what_the_router_and_the_globs_decide() {
+        let table: serde_json::Value =
+            serde_json::from_str(include_str!("../../testdata/edge-scopes.json")).unwrap();
+        let cases = table["cases"].as_array().unwrap();
+        for case in cases {
+            let path = case["path"].as_str().unwrap();
+            let expect = case["expect"].as_str().unwrap();
+            let scope = case["modules"]
+                .as_str()
+                .map(|list| parse_scope(list).unwrap());
+            let read = module_read(path);
+            let may_read = |module: &str| {
+                scope.as_deref().is_none_or(|patterns| {
+                    glob::matching_prefix_pattern(patterns, module).is_some()
+                })
+            };
+            let spans_every_module = path == "/index" || path == "/metrics";
+            match (expect.strip_prefix("refuse"), &read) {
+                (None, Ok(module)) => assert!(
+                    module.as_deref().is_none_or(may_read)
+                        && !(scope.is_some() && spans_every_module),
+                    "{case}: {read:?}"
+                ),
+                (Some(""), _) => assert!(
+                    scope.is_some() && (read.is_err() || spans_every_module),
+                    "{case}: the router reads {read:?}"
+                ),
+                (Some(refused), Ok(Some(module))) => assert!(
+                    refused.strip_prefix(' ') == Some(module.as_str()) && !may_read(module),
+                    "{case}: {read:?}"
+                ),
+                _ => panic!("{case}: the router reads {read:?}"),
+            }
+        }
+        assert!(cases.len() > 50, "the table has its cases");
+    }
+}

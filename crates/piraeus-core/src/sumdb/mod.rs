@@ -19,7 +19,7 @@
 //! - The database is asked with a bounded, non-redirecting HTTP client; its failures become
 //!   502s that name the database but not its address.
 
-mod path;
+pub(crate) mod path;
 pub mod verify;
 
 use std::collections::HashMap;
@@ -101,11 +101,16 @@ pub fn parse_databases(text: &str) -> Result<Vec<SumDatabase>, String> {
 }
 
 /// A database name as the go command accepts one (`host[/path]`), restricted to lower-case
-/// ASCII so that it is also a safe storage key.
+/// ASCII so that it is also a safe storage key, and without an element `lookup`, so that the
+/// first `/lookup/` of a path under `/sumdb/` ends the name: the CloudFront viewer-request
+/// function finds the module of a lookup that way, without knowing the names.
 fn check_name(name: &str) -> Result<(), String> {
     let bad = |why: &str| Err(format!("checksum database name {name:?} {why}"));
     if name.is_empty() || name.len() > 200 {
         return bad("must have 1 to 200 characters");
+    }
+    if name.split('/').any(|element| element == "lookup") {
+        return bad("has an element `lookup`, which would make its lookups ambiguous");
     }
     for (position, element) in name.split('/').enumerate() {
         let allowed = |c: char| {
@@ -756,6 +761,8 @@ mod tests {
             ".sum=https://x",
             "sum.golang.org/=https://x",
             "sum.golang.org//x=https://x",
+            "sum.corp.example/lookup=https://x",
+            "lookup/db=https://x",
             "../x=https://x",
             "sum.golang.org=sum.golang.org",
             "sum.golang.org=ftp://sum.golang.org",
