@@ -164,6 +164,8 @@ if len(functions) != 1:
     sys.exit(f"stack: expected one CloudFront function in template.yaml, found {len(functions)}")
 code = functions[0]["Properties"]["FunctionCode"]
 code = code["Fn::Sub"] if isinstance(code, dict) else code
+# !Sub [CODE, {ViewerAuth: !If [TokensRequired, ...]}]: the local edge decides ViewerAuth itself.
+code = code[0] if isinstance(code, list) else code
 values = {"ViewerAuth": sys.argv[2]}
 def substitute(match):
     if match.group(1) not in values:

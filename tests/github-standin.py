@@ -81,14 +81,15 @@ class Handler(BaseHTTPRequestHandler):
         pass
 
     def answer(self, status, body=b"", headers=()):
+        # Logged before the answer goes out, so a test that has its answer finds the line.
+        with lock, open(options.log, "a") as log:
+            log.write(f"{self.command} {self.path} {status}\n")
         self.send_response(status)
         for name, value in headers:
             self.send_header(name, value)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
-        with lock, open(options.log, "a") as log:
-            log.write(f"{self.command} {self.path} {status}\n")
 
     def do_POST(self):
         token_path = f"/app/installations/{options.installation_id}/access_tokens"

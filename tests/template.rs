@@ -430,9 +430,16 @@ fn viewer_request_function(template: &Value) -> (&str, &Value) {
     (id, function)
 }
 
-/// The function's code as CloudFormation hands it to CloudFront: `${ViewerAuth}` filled in.
+/// The function's code as CloudFormation hands it to CloudFront: `${ViewerAuth}` filled in
+/// with the value the edge applies (`!Sub [CODE, {ViewerAuth: ...}]`).
 fn function_code(function: &Value, viewer_auth: &str) -> String {
-    let code = function["Properties"]["FunctionCode"]["Fn::Sub"]
+    let substitution = &function["Properties"]["FunctionCode"]["Fn::Sub"];
+    assert_eq!(
+        substitution[1],
+        json!({"ViewerAuth": {"Fn::If": ["TokensRequired", "Enabled", "Disabled"]}}),
+        "the edge applies ViewerAuth as TokensRequired says"
+    );
+    let code = substitution[0]
         .as_str()
         .expect("the function's code is an inline !Sub string")
         .replace("${ViewerAuth}", viewer_auth);
@@ -1359,4 +1366,92 @@ fn fetch_and_lookup_join_a_vpc_and_read_only_their_secrets() {
         );
     }
     assert_eq!(template["Parameters"]["Upstream"]["NoEcho"], true);
+}
+
+/// A rule cannot look inside `Upstream`, so the edge requires tokens when it carries a user
+/// name or password, whatever ViewerAuth says: what the fetch function fetches with them
+/// would otherwise reach anyone. (`Upstream` is NoEcho; its value never reaches the code.)
+#[test]
+fn credentials_in_upstream_make_the_edge_require_tokens() {
+    let template = template();
+    let conditions = &template["Conditions"];
+    let evaluate = |name: &str, upstream: &str, viewer_auth: &str| -> bool {
+        fn eval(value: &Value, conditions: &Value, upstream: &str, viewer_auth: &str) -> Value {
+            let Some((function, arguments)) = value
+                .as_object()
+                .filter(|object| object.len() == 1)
+                .and_then(|object| object.iter().next())
+            else {
+                return value.clone();
+            };
+            let argument =
+                |index: usize| eval(&arguments[index], conditions, upstream, viewer_auth);
+            match function.as_str() {
+                "Ref" => match arguments.as_str().unwrap() {
+                    "Upstream" => json!(upstream),
+                    "ViewerAuth" => json!(viewer_auth),
+                    other => panic!("a condition this test does not know refers to {other}"),
+                },
+                "Condition" => eval(
+                    &conditions[arguments.as_str().unwrap()],
+                    conditions,
+                    upstream,
+                    viewer_auth,
+                ),
+                "Fn::Equals" => json!(argument(0) == argument(1)),
+                "Fn::Not" => json!(argument(0) == false),
+                "Fn::Or" => {
+                    json!((0..arguments.as_array().unwrap().len()).any(|i| argument(i) == true))
+                }
+                "Fn::Split" => {
+                    let separator = argument(0);
+                    let text = argument(1);
+                    json!(
+                        text.as_str()
+                            .unwrap()
+                            .split(separator.as_str().unwrap())
+                            .collect::<Vec<_>>()
+                    )
+                }
+                "Fn::Select" => {
+                    let index = argument(0)
+                        .as_u64()
+                        .unwrap_or_else(|| arguments[0].as_str().unwrap().parse().unwrap());
+                    argument(1)[index as usize].clone()
+                }
+                other => panic!("{other} is not a condition function this test knows"),
+            }
+        }
+        eval(&conditions[name], conditions, upstream, viewer_auth) == true
+    };
+    for (upstream, viewer_auth, required) in [
+        ("https://proxy.golang.org,direct", "Enabled", true),
+        ("https://proxy.golang.org,direct", "Disabled", false),
+        ("https://goproxy.corp.example|direct", "Disabled", false),
+        (
+            "https://ci:s3cret@goproxy.corp.example,direct",
+            "Disabled",
+            true,
+        ),
+        (
+            "https://proxy.golang.org,https://ci:s3cret@artifactory.corp.example/go",
+            "Disabled",
+            true,
+        ),
+        ("https://ci:s3cret@goproxy.corp.example", "Enabled", true),
+    ] {
+        assert_eq!(
+            evaluate("TokensRequired", upstream, viewer_auth),
+            required,
+            "Upstream {upstream}, ViewerAuth {viewer_auth}"
+        );
+    }
+    // The function reads TokensRequired's answer, never Upstream.
+    let (_, function) = viewer_request_function(&template);
+    assert!(
+        !function["Properties"]["FunctionCode"]
+            .to_string()
+            .contains("Upstream"),
+        "the viewer function's code must not see Upstream"
+    );
 }
