@@ -146,8 +146,11 @@ build: deps-python ## Build the three Lambda functions for arm64 (target/lambda/
 layer: ## Package the pinned Go (GO_VERSION) and git as the fetch function's layer (network, docker)
 	$(if $(GO_VERSION),GO_VERSION=$(GO_VERSION) GO_SHA256=$(GO_SHA256),) bash infra/layer/build.sh
 
-deploy: deps-python ## sam build + sam deploy (first time: make deploy GUIDED=1); builds the layer if missing
-	@if [ ! -x build/layer/go/bin/go ]; then $(MAKE) layer; fi
+deploy: deps-python ## sam build + sam deploy (first time: make deploy GUIDED=1); builds the layer if missing (NO_GO_LAYER=1: not needed)
+	@if [ -n "$(NO_GO_LAYER)" ]; then \
+		echo "deploy: no Go layer; Upstream must have no direct and GoPrivate be empty (docs/deploy.md)"; \
+		mkdir -p build/layer; \
+	elif [ ! -x build/layer/go/bin/go ]; then $(MAKE) layer; fi
 	PATH="$(PIRAEUS_VENV)/bin:$$PATH" CARGO_LAMBDA_COMPILER=$(LAMBDA_COMPILER) $(SAM) build --beta-features
 	$(SAM) deploy $(if $(GUIDED),--guided,)
 

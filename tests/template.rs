@@ -381,10 +381,12 @@ fn functions_are_configured_as_the_binaries_expect() {
         }
     }
     assert!(variables.contains("PIRAEUS_GO"));
+    // The Go layer, when anything reaches the go command
+    // (the_go_layer_is_left_out_when_nothing_reaches_direct).
     assert!(
         fetch["Properties"]["Layers"]
-            .as_array()
-            .is_some_and(|layers| !layers.is_empty()),
+            .to_string()
+            .contains("GoToolchainLayer"),
         "{name} needs the Go toolchain layer"
     );
 }
@@ -1368,62 +1370,63 @@ fn fetch_and_lookup_join_a_vpc_and_read_only_their_secrets() {
     assert_eq!(template["Parameters"]["Upstream"]["NoEcho"], true);
 }
 
+/// Whether the template's condition `name` holds for these parameter values (strings; only the
+/// functions conditions here use).
+fn condition_holds(template: &Value, name: &str, parameters: &[(&str, &str)]) -> bool {
+    fn eval(value: &Value, conditions: &Value, parameters: &[(&str, &str)]) -> Value {
+        let Some((function, arguments)) = value
+            .as_object()
+            .filter(|object| object.len() == 1)
+            .and_then(|object| object.iter().next())
+        else {
+            return value.clone();
+        };
+        let argument = |index: usize| eval(&arguments[index], conditions, parameters);
+        match function.as_str() {
+            "Ref" => {
+                let name = arguments.as_str().unwrap();
+                let (_, value) = parameters
+                    .iter()
+                    .find(|(parameter, _)| *parameter == name)
+                    .unwrap_or_else(|| panic!("the condition refers to {name}, not given"));
+                json!(value)
+            }
+            "Condition" => eval(
+                &conditions[arguments.as_str().unwrap()],
+                conditions,
+                parameters,
+            ),
+            "Fn::Equals" => json!(argument(0) == argument(1)),
+            "Fn::Not" => json!(argument(0) == false),
+            "Fn::Or" => {
+                json!((0..arguments.as_array().unwrap().len()).any(|i| argument(i) == true))
+            }
+            "Fn::Split" => {
+                let (separator, text) = (argument(0), argument(1));
+                json!(
+                    text.as_str()
+                        .unwrap()
+                        .split(separator.as_str().unwrap())
+                        .collect::<Vec<_>>()
+                )
+            }
+            "Fn::Select" => {
+                let index = argument(0).as_u64().expect("a numeric index");
+                argument(1)[index as usize].clone()
+            }
+            other => panic!("{other} is not a condition function this test knows"),
+        }
+    }
+    let conditions = &template["Conditions"];
+    eval(&conditions[name], conditions, parameters) == true
+}
+
 /// A rule cannot look inside `Upstream`, so the edge requires tokens when it carries a user
 /// name or password, whatever ViewerAuth says: what the fetch function fetches with them
 /// would otherwise reach anyone. (`Upstream` is NoEcho; its value never reaches the code.)
 #[test]
 fn credentials_in_upstream_make_the_edge_require_tokens() {
     let template = template();
-    let conditions = &template["Conditions"];
-    let evaluate = |name: &str, upstream: &str, viewer_auth: &str| -> bool {
-        fn eval(value: &Value, conditions: &Value, upstream: &str, viewer_auth: &str) -> Value {
-            let Some((function, arguments)) = value
-                .as_object()
-                .filter(|object| object.len() == 1)
-                .and_then(|object| object.iter().next())
-            else {
-                return value.clone();
-            };
-            let argument =
-                |index: usize| eval(&arguments[index], conditions, upstream, viewer_auth);
-            match function.as_str() {
-                "Ref" => match arguments.as_str().unwrap() {
-                    "Upstream" => json!(upstream),
-                    "ViewerAuth" => json!(viewer_auth),
-                    other => panic!("a condition this test does not know refers to {other}"),
-                },
-                "Condition" => eval(
-                    &conditions[arguments.as_str().unwrap()],
-                    conditions,
-                    upstream,
-                    viewer_auth,
-                ),
-                "Fn::Equals" => json!(argument(0) == argument(1)),
-                "Fn::Not" => json!(argument(0) == false),
-                "Fn::Or" => {
-                    json!((0..arguments.as_array().unwrap().len()).any(|i| argument(i) == true))
-                }
-                "Fn::Split" => {
-                    let separator = argument(0);
-                    let text = argument(1);
-                    json!(
-                        text.as_str()
-                            .unwrap()
-                            .split(separator.as_str().unwrap())
-                            .collect::<Vec<_>>()
-                    )
-                }
-                "Fn::Select" => {
-                    let index = argument(0)
-                        .as_u64()
-                        .unwrap_or_else(|| arguments[0].as_str().unwrap().parse().unwrap());
-                    argument(1)[index as usize].clone()
-                }
-                other => panic!("{other} is not a condition function this test knows"),
-            }
-        }
-        eval(&conditions[name], conditions, upstream, viewer_auth) == true
-    };
     for (upstream, viewer_auth, required) in [
         ("https://proxy.golang.org,direct", "Enabled", true),
         ("https://proxy.golang.org,direct", "Disabled", false),
@@ -1440,8 +1443,9 @@ fn credentials_in_upstream_make_the_edge_require_tokens() {
         ),
         ("https://ci:s3cret@goproxy.corp.example", "Enabled", true),
     ] {
+        let parameters = [("Upstream", upstream), ("ViewerAuth", viewer_auth)];
         assert_eq!(
-            evaluate("TokensRequired", upstream, viewer_auth),
+            condition_holds(&template, "TokensRequired", &parameters),
             required,
             "Upstream {upstream}, ViewerAuth {viewer_auth}"
         );
@@ -1454,4 +1458,41 @@ fn credentials_in_upstream_make_the_edge_require_tokens() {
             .contains("Upstream"),
         "the viewer function's code must not see Upstream"
     );
+}
+
+/// The Go layer is deployed and attached only when something can reach the go command: a
+/// chain with `direct`, or GOPRIVATE modules. Proxies before it are spoken to natively.
+#[test]
+fn the_go_layer_is_left_out_when_nothing_reaches_direct() {
+    let template = template();
+    for (upstream, private, needed) in [
+        ("https://proxy.golang.org,direct", "", true),
+        ("direct", "", true),
+        ("https://proxy.golang.org", "", false),
+        (
+            "https://goproxy.corp.example|https://proxy.golang.org",
+            "",
+            false,
+        ),
+        ("off", "", false),
+        ("https://proxy.golang.org", "git.corp.example", true),
+    ] {
+        let parameters = [("Upstream", upstream), ("GoPrivate", private)];
+        assert_eq!(
+            condition_holds(&template, "NeedsGoToolchain", &parameters),
+            needed,
+            "Upstream {upstream}, GoPrivate {private:?}"
+        );
+    }
+    assert_eq!(
+        resources(&template)["GoToolchainLayer"]["Condition"],
+        "NeedsGoToolchain"
+    );
+    for name in ["FetchFunction", "LookupFunction"] {
+        assert_eq!(
+            resources(&template)[name]["Properties"]["Layers"],
+            json!([{"Fn::If": ["NeedsGoToolchain", {"Ref": "GoToolchainLayer"}, {"Ref": "AWS::NoValue"}]}]),
+            "{name}"
+        );
+    }
 }

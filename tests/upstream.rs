@@ -655,3 +655,43 @@ fn import_refuses_a_forged_archive_online_and_offline() {
     );
     assert!(run.stdout.contains("2 stored private"), "{run}");
 }
+
+/// The serverless stack with the tree as its upstream: the serve function answers list and
+/// `@latest` from the proxy itself (no lookup-function run), and the fetch function stores
+/// verified versions without running the go command (which the layer-less deploy leaves out).
+#[test]
+fn the_stack_speaks_to_the_proxy_itself_without_the_go_command_or_a_lookup() {
+    let upstream = upstream();
+    let (go, go_runs) = failing_go(&upstream.sandbox);
+    let sumdb = format!("{NAME}={}", upstream.database.url);
+    let stack = upstream.sandbox.start_stack(&[
+        ("PIRAEUS_UPSTREAM", &upstream.server.url),
+        ("PIRAEUS_GO", go.to_str().unwrap()),
+        ("PIRAEUS_SUMDB", &sumdb),
+        ("GOSUMDB", &upstream.database.key),
+    ]);
+    let proxied = assert_same_as_direct(&upstream.sandbox, &stack, "stack", &TARGETS);
+    assert_eq!(proxied, upstream.direct);
+    let client = upstream.sandbox.client("lister", &stack.url());
+    assert_eq!(
+        client.versions(ALPHA, false),
+        format!("{ALPHA} v1.0.0 v1.1.0")
+    );
+    let latest = stack.get(&format!("/{ALPHA}/@latest"));
+    assert_eq!(latest.status, 200, "{}", latest.text());
+    assert!(latest.text().contains("\"Version\":\"v1.1.0\""));
+    assert_eq!(invocations(&go_runs, ""), 0, "the go command ran");
+    let log = stack.log();
+    assert!(
+        !log.contains("asking the lookup function"),
+        "a lookup function ran: {log}"
+    );
+    assert!(
+        upstream
+            .database
+            .requests()
+            .iter()
+            .any(|path| path == "/lookup/example.test/alpha.git@v1.0.0"),
+        "the fetch function checked the sums against the database"
+    );
+}

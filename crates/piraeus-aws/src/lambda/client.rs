@@ -51,6 +51,9 @@ impl LambdaFetchClient {
 
     /// A synchronous call whose answer must be one of the expected replies.
     async fn call(&self, request: &FetchRequest) -> Result<FetchReply> {
+        // A lookup is a function run (with the go command when it reaches direct): worth a
+        // line, to see which questions the chain's proxies did not answer here.
+        tracing::info!(function = %self.lookup_function, "asking the lookup function");
         let output = self
             .invoke(
                 &self.lookup_function,

@@ -7,7 +7,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use piraeus_core::fetch::{GitAccess, GitCredentials, GoToolchain, GoToolchainConfig, Ingester};
+use piraeus_core::fetch::upstream;
+use piraeus_core::fetch::{
+    Fetcher, GitAccess, GitCredentials, GoToolchain, GoToolchainConfig, Ingester, Resolver,
+};
 use piraeus_core::policy::DownloadMode;
 use piraeus_core::policy::Policy;
 use piraeus_core::proxy::{Proxy, ProxySettings, default_instance_name, lease_for};
@@ -131,7 +134,9 @@ pub fn init_logging() {
 }
 
 /// The proxy serve and prefetch run: S3 and DynamoDB, with fetches handed to the fetch
-/// function and upstream questions to the lookup function (the fetch function too, unless set).
+/// function. Upstream questions (list, `@latest`, queries) are asked of the chain's proxies
+/// here, natively, when it names any; what reaches `direct` (and private modules) goes to the
+/// lookup function (the fetch function too, unless set), which runs the go command.
 pub async fn build_proxy(config: &FunctionConfig) -> Result<Proxy> {
     let function = config
         .fetch_function
@@ -144,56 +149,100 @@ pub async fn build_proxy(config: &FunctionConfig) -> Result<Proxy> {
         function,
         lookups,
     ));
-    let policy = match &config.policy {
+    let policy = Arc::new(match &config.policy {
         Some(location) => sdk::load_policy(&sdk, location).await?,
         None => Policy::default(),
-    };
-    Proxy::new(
+    });
+    let (store, index) = (
         sdk::open_store(&sdk, &config.store),
         sdk::open_index(&sdk, &config.index),
-        fetch.clone(),
-        fetch,
-        config.proxy_settings(),
-    )
-    .with_policy(policy)
-    .with_sumdb(config.sumdb.clone())
+    );
+    let lookups: Arc<dyn Resolver> = fetch.clone();
+    let resolver: Arc<dyn Resolver> = match upstream::native_chain(
+        &config.upstream,
+        &|name| std::env::var(name).ok(),
+        &config.sumdb,
+        policy.clone(),
+        store.clone(),
+        index.clone(),
+        config.fetch_timeout,
+        config.scratch_dir.clone(),
+        // Downloads never run here: the fetch function stores them.
+        &|_| Ok((None, Some(lookups.clone()))),
+    )? {
+        Some(native) => native,
+        None => lookups.clone(),
+    };
+    Proxy::new(store, index, resolver, fetch, config.proxy_settings())
+        .with_policy(policy)
+        .with_sumdb(config.sumdb.clone())
 }
 
-/// The fetch function's handler: the Go toolchain over S3 and DynamoDB.
+/// The fetch function's handler over S3 and DynamoDB: the chain's proxies natively, their
+/// downloads checked against the checksum database, and the Go toolchain (from the layer) for
+/// what reaches `direct` and for private modules. A chain without `direct` and no private
+/// modules never runs the go command, so the layer may be left out.
 pub async fn build_fetch_handler(config: &FunctionConfig) -> Result<FetchHandler> {
     let sdk = sdk::config().await;
     let dynamo = sdk::open_dynamo_index(&sdk, &config.index);
     let (store, index): (_, Arc<dyn piraeus_core::index::Index>) =
         (sdk::open_store(&sdk, &config.store), dynamo.clone());
     // The egress guard lets the go command reach internal hosts the policy's fetch rules name.
-    let policy = match &config.policy {
+    let policy = Arc::new(match &config.policy {
         Some(location) => sdk::load_policy(&sdk, location).await?,
         None => Policy::default(),
-    };
+    });
     if let Some(secret) = &config.credentials.netrc_secret {
         install_netrc(&sdk, secret).await?;
     }
-    let toolchain = Arc::new(GoToolchain::new(GoToolchainConfig {
-        go_binary: config.go_binary.clone(),
-        upstream: config.upstream.clone(),
-        timeout: config.fetch_timeout,
-        scratch_dir: config.scratch_dir.clone(),
-        // An execution environment handles one event at a time; Lambda scales out, not up,
-        // and queues events itself.
-        max_concurrent: 1,
-        max_concurrent_lookups: 1,
-        max_queued: 1,
-        git: Arc::new(git_access(&sdk, config).await?),
-        policy: Arc::new(policy),
-    })?);
+    let git = Arc::new(git_access(&sdk, config).await?);
+    let go = |upstream: &str| -> Result<Arc<GoToolchain>> {
+        Ok(Arc::new(GoToolchain::new(GoToolchainConfig {
+            go_binary: config.go_binary.clone(),
+            upstream: upstream.to_string(),
+            timeout: config.fetch_timeout,
+            scratch_dir: config.scratch_dir.clone(),
+            // An execution environment handles one event at a time; Lambda scales out, not
+            // up, and queues events itself.
+            max_concurrent: 1,
+            max_concurrent_lookups: 1,
+            max_queued: 1,
+            git: git.clone(),
+            policy: policy.clone(),
+        })?))
+    };
+    let native = upstream::native_chain(
+        &config.upstream,
+        &|name| std::env::var(name).ok(),
+        &config.sumdb,
+        policy.clone(),
+        store.clone(),
+        index.clone(),
+        config.fetch_timeout,
+        config.scratch_dir.clone(),
+        &|rest| {
+            let go = go(rest)?;
+            Ok((
+                Some(go.clone() as Arc<dyn Fetcher>),
+                Some(go as Arc<dyn Resolver>),
+            ))
+        },
+    )?;
+    let (fetcher, resolver): (Arc<dyn Fetcher>, Arc<dyn Resolver>) = match native {
+        Some(native) => (native.clone(), native),
+        None => {
+            let go = go(&config.upstream)?;
+            (go.clone(), go)
+        }
+    };
     let verifier = ScheduledVerify::new(store.clone(), dynamo, config.verify_concurrency);
     let ingester = Ingester::new(
         store,
         index.clone(),
-        toolchain.clone(),
+        fetcher,
         lease_for(config.fetch_timeout),
     );
-    Ok(FetchHandler::new(ingester, index, toolchain).with_verifier(verifier))
+    Ok(FetchHandler::new(ingester, index, resolver).with_verifier(verifier))
 }
 
 /// The SSH key and GitHub App documents from their secrets, checked as `piraeus serve` checks
